@@ -1,0 +1,44 @@
+/**
+ * One end of a byte-stream connection, with backpressure both ways: nothing is read from the
+ * network until asked for, and writing waits while the peer is not keeping up.
+ */
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+
+export class ConnectionError extends Data.TaggedError("ConnectionError")<{
+  /**
+   * - `Refused`: the connection could not be opened;
+   * - `Closed`: the peer closed or reset it while data was still due;
+   * - `Failed`: any other network error.
+   */
+  readonly reason: "Refused" | "Closed" | "Failed"
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    const detail = this.cause instanceof Error ? `: ${this.cause.message}` : ""
+    switch (this.reason) {
+      case "Refused":
+        return `could not connect${detail}`
+      case "Closed":
+        return "connection closed by peer"
+      case "Failed":
+        return `connection failed${detail}`
+    }
+  }
+}
+
+export interface Connection {
+  /** The other end, as `host:port`, for logs. */
+  readonly peer: string
+  /** The next bytes the peer sent; `None` once it has finished sending. */
+  readonly read: Effect.Effect<Option.Option<Uint8Array>, ConnectionError>
+  /**
+   * Sends `chunks` in order, in one write where the platform allows. Completes once they are
+   * queued and the send buffer is below its limit, so a sender that waits on it is held back to
+   * the pace of the peer. The chunks must not be modified afterwards.
+   */
+  readonly write: (...chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError>
+  /** Finishes sending: completes once everything written has been handed to the network. */
+  readonly end: Effect.Effect<void, ConnectionError>
+}

@@ -1,0 +1,59 @@
+/**
+ * Accepting connections: each in a fiber of its own, all of them stopped together, with a grace
+ * period for those in the middle of something.
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type { Connection } from "./Connection.js"
+
+export interface ServerAddress {
+  readonly host: string
+  readonly port: number
+}
+
+/** The server could not listen where it was asked to. */
+export class ServerError extends Data.TaggedError("ServerError")<{
+  readonly reason: "AddressInUse" | "AddressUnavailable" | "PermissionDenied" | "Failed"
+  readonly address: ServerAddress
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    const where = `${this.address.host}:${this.address.port}`
+    switch (this.reason) {
+      case "AddressInUse":
+        return `${where} is already in use`
+      case "AddressUnavailable":
+        return `cannot listen on ${where}: no such local address`
+      case "PermissionDenied":
+        return `not allowed to listen on ${where}`
+      case "Failed":
+        return `cannot listen on ${where}${this.cause instanceof Error ? `: ${this.cause.message}` : ""}`
+    }
+  }
+}
+
+/** A connection accepted by a server, which may ask it to wind down. */
+export interface ServerConnection extends Connection {
+  /**
+   * Completes when the server begins to shut down. A handler should then finish the request it
+   * is serving, if any, and return.
+   */
+  readonly draining: Effect.Effect<void>
+}
+
+export class SocketServer extends Context.Tag("ferry/SocketServer")<SocketServer, {
+  /** Where the server listens (the real port when it was asked for port 0). */
+  readonly address: ServerAddress
+  /**
+   * Accepts connections until interrupted, running `handle` for each in a fiber of its own and
+   * closing the connection when it returns. When interrupted, it stops accepting, signals
+   * `draining` to every connection, waits up to `gracePeriod` for their handlers to return, then
+   * interrupts the rest.
+   */
+  readonly serve: <R>(
+    handle: (connection: ServerConnection) => Effect.Effect<void, never, R>,
+    options: { readonly gracePeriod: Duration.DurationInput }
+  ) => Effect.Effect<never, never, R>
+}>() {}
