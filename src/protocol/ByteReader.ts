@@ -36,6 +36,8 @@ export const make = <E>(pull: Effect.Effect<Option.Option<Uint8Array>, E>): Byte
   )
 
   const take = (n: number): Uint8Array => {
+    // Nothing may be buffered at all: an empty field at the very end of the input.
+    if (n === 0) return new Uint8Array(0)
     const first = pending[0]!
     if (first.length > n) {
       pending[0] = first.subarray(n)

@@ -67,9 +67,11 @@ export type Trailer = Data.TaggedEnum<{
 export const Trailer = Data.taggedEnum<Trailer>()
 
 const utf8 = new TextEncoder()
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
+// `ignoreBOM` keeps a leading U+FEFF: by default the decoder drops it, so "\uFEFFa" would read as "a".
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 const malformed = (detail: string) => new ProtocolError({ reason: "Malformed", detail })
+const tooLarge = (detail: string) => new ProtocolError({ reason: "TooLarge", detail })
 
 const readU16 = (bytes: Uint8Array, at: number): number => (bytes[at]! << 8) | bytes[at + 1]!
 const readU32 = (bytes: Uint8Array, at: number): number =>
@@ -142,10 +144,7 @@ export const readRequest = <E>(reader: ByteReader<E>): Effect.Effect<Option.Opti
     const kind = head[0]!
     const length = readU32(head, 1)
     if (length > MAX_NAME_BYTES) {
-      return yield* new ProtocolError({
-        reason: "TooLarge",
-        detail: `request of ${length} bytes is over the limit of ${MAX_NAME_BYTES}`
-      })
+      return yield* tooLarge(`request of ${length} bytes is over the limit of ${MAX_NAME_BYTES}`)
     }
     switch (kind) {
       case Kind.Get: {
@@ -244,7 +243,9 @@ const decodeListing = (payload: Uint8Array): Effect.Effect<Response, ProtocolErr
       const nameLength = readU16(payload, at)
       if (at + 10 + nameLength > payload.length) return yield* malformed("listing entry cut short")
       const name = yield* decodeUtf8(payload.subarray(at + 2, at + 2 + nameLength), "listed name")
-      entries.push({ name, size: readU64(payload, at + 2 + nameLength) })
+      const size = readU64(payload, at + 2 + nameLength)
+      if (!Number.isSafeInteger(size)) return yield* malformed(`listed size ${size} out of range`)
+      entries.push({ name, size })
       at += 10 + nameLength
     }
     if (at !== payload.length) return yield* malformed("bytes after the last listing entry")
@@ -255,7 +256,7 @@ const decodeListing = (payload: Uint8Array): Effect.Effect<Response, ProtocolErr
 const readFailureMessage = <E>(reader: ByteReader<E>): Effect.Effect<string, E | ProtocolError> =>
   Effect.gen(function*() {
     const length = readU16(yield* reader.exactly(2), 0)
-    if (length > MAX_MESSAGE_BYTES) return yield* malformed(`error message of ${length} bytes is over the limit`)
+    if (length > MAX_MESSAGE_BYTES) return yield* tooLarge(`error message of ${length} bytes is over the limit`)
     return yield* decodeUtf8(yield* reader.exactly(length), "error message")
   })
 
@@ -279,7 +280,7 @@ export const readResponse = <E>(reader: ByteReader<E>, kind: Kind): Effect.Effec
     }
     const length = readU32(yield* reader.exactly(4), 0)
     if (length > MAX_LISTING_BYTES) {
-      return yield* new ProtocolError({ reason: "TooLarge", detail: `listing of ${length} bytes is over the limit` })
+      return yield* tooLarge(`listing of ${length} bytes is over the limit`)
     }
     return yield* decodeListing(yield* reader.exactly(length))
   })
@@ -298,7 +299,7 @@ export const readBody = <E, E2>(
     while (true) {
       const length = readU32(yield* reader.exactly(4), 0)
       if (length === 0) break
-      if (length > MAX_SEGMENT_BYTES) return yield* malformed(`body segment of ${length} bytes is over the limit`)
+      if (length > MAX_SEGMENT_BYTES) return yield* tooLarge(`body segment of ${length} bytes is over the limit`)
       if (received + length > size) return yield* malformed(`body longer than the announced ${size} bytes`)
       let left = length
       while (left > 0) {

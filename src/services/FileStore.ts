@@ -13,12 +13,14 @@ export interface FileInfo {
   readonly size: number
   /** Modification time in nanoseconds. */
   readonly mtimeNs: bigint
+  /** Device and inode: which file, as opposed to which name. */
+  readonly dev: bigint
   readonly ino: bigint
 }
 
 /** True when both describe the same version of the same file. */
 export const sameVersion = (a: FileInfo, b: FileInfo): boolean =>
-  a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino
+  a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino && a.dev === b.dev
 
 export class FileStoreError extends Data.TaggedError("FileStoreError")<{
   /**

@@ -1,0 +1,196 @@
+/**
+ * The live FileStore: regular files under one real directory, confined by their resolved paths and
+ * read through handles that are checked to be exactly the version that was looked up.
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { BigIntStats } from "node:fs"
+import { constants } from "node:fs"
+import * as fsp from "node:fs/promises"
+import { isAcceptableName } from "../services/FileName.js"
+import type { FileInfo } from "../services/FileStore.js"
+import { FileStore, FileStoreError, sameVersion } from "../services/FileStore.js"
+
+export class DirectoryError extends Data.TaggedError("DirectoryError")<{
+  readonly reason: "Missing" | "NotADirectory" | "Unreadable"
+  /** The directory as the user gave it. */
+  readonly path: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    switch (this.reason) {
+      case "Missing":
+        return `directory not found: ${this.path}`
+      case "NotADirectory":
+        return `not a directory: ${this.path}`
+      case "Unreadable":
+        return `directory not readable: ${this.path}`
+    }
+  }
+}
+
+// O_NONBLOCK: a FIFO swapped in after the lookup must not block the open.
+// O_NOFOLLOW: a symlink swapped in as the last component after the lookup is refused.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
+
+const errorCode = (cause: unknown): string | undefined =>
+  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : undefined
+
+// Node's messages name the real path; errors here may only name what the client asked for.
+const withoutPath = (cause: unknown): unknown => {
+  if (!(cause instanceof Error)) return cause
+  const code = errorCode(cause)
+  const syscall = "syscall" in cause && typeof cause.syscall === "string" ? cause.syscall : undefined
+  if (code === undefined) return new Error(cause.name)
+  return Object.assign(new Error(syscall === undefined ? code : `${code}: ${syscall}`), { code })
+}
+
+const fail = (reason: FileStoreError["reason"], name: string, cause?: unknown) =>
+  new FileStoreError(cause === undefined ? { reason, name } : { reason, name, cause: withoutPath(cause) })
+
+const openDirectory = (root: string): Effect.Effect<string, DirectoryError> =>
+  Effect.gen(function*() {
+    const directoryError = (cause: unknown) => {
+      const code = errorCode(cause)
+      const reason = code === "ENOENT" ? "Missing" : code === "ENOTDIR" ? "NotADirectory" : "Unreadable"
+      return new DirectoryError({ reason, path: root, cause })
+    }
+    const realRoot = yield* Effect.tryPromise({ try: () => fsp.realpath(root), catch: directoryError })
+    const stats = yield* Effect.tryPromise({ try: () => fsp.stat(realRoot), catch: directoryError })
+    if (!stats.isDirectory()) return yield* new DirectoryError({ reason: "NotADirectory", path: root })
+    yield* Effect.tryPromise({
+      try: () => fsp.access(realRoot, constants.R_OK | constants.X_OK),
+      catch: (cause) => new DirectoryError({ reason: "Unreadable", path: root, cause })
+    })
+    return realRoot
+  })
+
+const infoOf = (name: string, stats: BigIntStats): FileInfo => ({
+  name,
+  size: Number(stats.size),
+  mtimeNs: stats.mtimeNs,
+  dev: stats.dev,
+  ino: stats.ino
+})
+
+export const make = (root: string): Effect.Effect<FileStore["Type"], DirectoryError> =>
+  Effect.gen(function*() {
+    const realRoot = yield* openDirectory(root)
+    // A root of "/" already ends in the separator.
+    const prefix = realRoot.endsWith("/") ? realRoot : `${realRoot}/`
+    const handles = yield* Ref.make(0)
+
+    // Every failure is NotFound: a name that leaves the directory must look like a missing file.
+    const resolve = (name: string): Effect.Effect<{ real: string; stats: BigIntStats }, FileStoreError> =>
+      Effect.gen(function*() {
+        if (!isAcceptableName(name)) return yield* fail("NotFound", name)
+        const real = yield* Effect.tryPromise({
+          try: () => fsp.realpath(`${prefix}${name}`),
+          catch: () => fail("NotFound", name)
+        })
+        if (!real.startsWith(prefix)) return yield* fail("NotFound", name)
+        const stats = yield* Effect.tryPromise({
+          try: () => fsp.stat(real, { bigint: true }),
+          catch: () => fail("NotFound", name)
+        })
+        if (!stats.isFile()) return yield* fail("NotFound", name)
+        return { real, stats }
+      })
+
+    const stat = (name: string): Effect.Effect<FileInfo, FileStoreError> =>
+      Effect.map(resolve(name), ({ stats }) => infoOf(name, stats))
+
+    const fstat = (info: FileInfo, handle: fsp.FileHandle) =>
+      Effect.tryPromise({
+        try: () => handle.stat({ bigint: true }),
+        catch: (cause) => fail("Unreadable", info.name, cause)
+      })
+
+    const checkVersion = (info: FileInfo, handle: fsp.FileHandle) =>
+      fstat(info, handle).pipe(
+        Effect.filterOrFail(
+          (stats) => stats.isFile() && sameVersion(info, infoOf(info.name, stats)),
+          () => fail("Changed", info.name)
+        ),
+        Effect.asVoid
+      )
+
+    const readAt = (info: FileInfo, handle: fsp.FileHandle, buffer: Uint8Array, offset: number, position: number) =>
+      Effect.tryPromise({
+        try: () => handle.read(buffer, offset, buffer.length - offset, position),
+        catch: (cause) => fail("Unreadable", info.name, cause)
+      }).pipe(Effect.map(({ bytesRead }) => bytesRead))
+
+    // Opens the file found under `info.name` now, provided it is still exactly `info`'s version.
+    const open = (info: FileInfo): Effect.Effect<fsp.FileHandle, FileStoreError, Scope.Scope> =>
+      Effect.gen(function*() {
+        const { real } = yield* resolve(info.name).pipe(
+          // It was there when `info` was taken: anything else now means it changed.
+          Effect.mapError((error) => isAcceptableName(info.name) ? fail("Changed", info.name) : error)
+        )
+        const handle = yield* Effect.acquireRelease(
+          Effect.tryPromise({
+            try: () => fsp.open(real, OPEN_FLAGS),
+            catch: (cause) => {
+              const code = errorCode(cause)
+              if (code === "EACCES" || code === "EPERM") return fail("Unreadable", info.name)
+              if (code === "ENOENT" || code === "ELOOP" || code === "ENOTDIR" || code === "ENXIO") {
+                return fail("Changed", info.name)
+              }
+              return fail("Unreadable", info.name, cause)
+            }
+          }).pipe(Effect.tap(() => Ref.update(handles, (n) => n + 1))),
+          (handle) =>
+            Effect.ignore(Effect.tryPromise(() => handle.close())).pipe(
+              Effect.zipRight(Ref.update(handles, (n) => n - 1))
+            )
+        )
+        yield* checkVersion(info, handle)
+        return handle
+      })
+
+    // After the last byte: the file must not have grown, and must still be `info`'s version.
+    const checkEnd = (info: FileInfo, handle: fsp.FileHandle) =>
+      readAt(info, handle, new Uint8Array(1), 0, info.size).pipe(
+        Effect.filterOrFail((bytesRead) => bytesRead === 0, () => fail("Changed", info.name)),
+        Effect.zipRight(checkVersion(info, handle))
+      )
+
+    const read = (info: FileInfo): Effect.Effect<Uint8Array, FileStoreError> =>
+      Effect.scoped(Effect.gen(function*() {
+        const handle = yield* open(info)
+        // Not from Buffer's shared pool: a small cached file would otherwise pin a whole pool slab.
+        const buffer = Buffer.allocUnsafeSlow(info.size)
+        let filled = 0
+        while (filled < info.size) {
+          const bytesRead = yield* readAt(info, handle, buffer, filled, filled)
+          if (bytesRead === 0) return yield* fail("Changed", info.name)
+          filled += bytesRead
+        }
+        yield* checkEnd(info, handle)
+        return buffer
+      }))
+
+    const stream = (info: FileInfo, chunkSize: number): Stream.Stream<Uint8Array, FileStoreError> =>
+      Stream.unwrapScoped(Effect.map(open(info), (handle) =>
+        Stream.unfoldEffect(0, (position) => {
+          if (position >= info.size) return Effect.as(checkEnd(info, handle), Option.none())
+          // A fresh buffer per chunk: the consumer may still hold the previous ones.
+          const buffer = Buffer.allocUnsafeSlow(Math.min(Math.max(1, Math.floor(chunkSize)), info.size - position))
+          return readAt(info, handle, buffer, 0, position).pipe(
+            Effect.filterOrFail((bytesRead) => bytesRead > 0, () => fail("Changed", info.name)),
+            Effect.map((bytesRead) => Option.some([buffer.subarray(0, bytesRead), position + bytesRead] as const))
+          )
+        })))
+
+    return FileStore.of({ stat, read, stream, openHandles: Ref.get(handles) })
+  })
+
+export const layer = (root: string): Layer.Layer<FileStore, DirectoryError> => Layer.effect(FileStore, make(root))

@@ -1,0 +1,63 @@
+/**
+ * A one-line progress display for a download (bytes, percentage, rate, time left), redrawn a few
+ * times a second on stderr, and cleared when the download ends.
+ */
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import { formatBytes } from "../../format/ByteSize.js"
+
+export interface Progress {
+  readonly advance: (bytes: number) => void
+}
+
+const BAR_WIDTH = 24
+const REDRAW = "200 millis"
+
+const formatDuration = (seconds: number): string => {
+  if (!Number.isFinite(seconds)) return "--:--"
+  const s = Math.round(seconds)
+  const hours = Math.floor(s / 3600)
+  const minutes = String(Math.floor((s % 3600) / 60)).padStart(2, "0")
+  const rest = String(s % 60).padStart(2, "0")
+  return hours > 0 ? `${hours}:${minutes}:${rest}` : `${minutes}:${rest}`
+}
+
+export const render = (label: string, done: number, total: number, elapsedSeconds: number, columns: number) => {
+  const fraction = total === 0 ? 1 : done / total
+  const rate = elapsedSeconds > 0 ? done / elapsedSeconds : 0
+  const eta = rate > 0 ? (total - done) / rate : Infinity
+  const filled = Math.round(fraction * BAR_WIDTH)
+  const bar = "#".repeat(filled) + "-".repeat(BAR_WIDTH - filled)
+  const numbers = `${String(Math.floor(fraction * 100)).padStart(3)}% [${bar}] ${formatBytes(done)}/${
+    formatBytes(total)
+  }  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`
+  const room = Math.max(0, columns - numbers.length - 2)
+  const name = label.length > room ? `…${label.slice(label.length - room + 1)}` : label
+  return `${name}  ${numbers}`.slice(0, columns - 1)
+}
+
+const silent: Progress = { advance: () => {} }
+
+/**
+ * A progress display on `stream` while the current scope is open; a silent one when the stream
+ * is not a terminal or `enabled` is false.
+ */
+export const make = (options: {
+  readonly label: string
+  readonly total: number
+  readonly enabled: boolean
+  readonly stream?: NodeJS.WriteStream
+}) =>
+  Effect.gen(function*() {
+    const stream = options.stream ?? process.stderr
+    if (!options.enabled || !stream.isTTY) return silent
+    const started = Date.now()
+    let done = 0
+    const draw = Effect.sync(() => {
+      const line = render(options.label, done, options.total, (Date.now() - started) / 1000, stream.columns ?? 80)
+      stream.write(`\r${line}\x1b[K`)
+    })
+    yield* Effect.forkScoped(Effect.repeat(draw, Schedule.spaced(REDRAW)))
+    yield* Effect.addFinalizer(() => Effect.sync(() => stream.write("\r\x1b[K")))
+    return { advance: (bytes: number) => void (done += bytes) } satisfies Progress
+  })

@@ -1,0 +1,11 @@
+/** Asking a server which files its cache holds. */
+import * as Effect from "effect/Effect"
+import * as Codec from "../../protocol/Codec.js"
+import { exchange, type ServerAddress } from "./exchange.js"
+
+export const list = (server: ServerAddress) =>
+  Effect.scoped(Effect.gen(function*() {
+    const { response } = yield* exchange(server, Codec.Request.List())
+    if (response._tag !== "Listing") return yield* Effect.dieMessage(`unexpected ${response._tag} response to a LIST`)
+    return { entries: response.entries, total: response.total }
+  }))

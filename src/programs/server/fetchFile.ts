@@ -1,0 +1,62 @@
+/**
+ * How a request for a file is decided: served from the cache, loaded into it once however many
+ * ask at the same time, or streamed from disk when it cannot be cached.
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import { createHash } from "node:crypto"
+import { Cache, type CachedFile } from "../../services/Cache.js"
+import { type FileInfo, FileStore, type FileStoreError } from "../../services/FileStore.js"
+import { LockManager } from "../../services/LockManager.js"
+
+export type Content = Data.TaggedEnum<{
+  /** In memory and pinned for the request's scope; `loaded` when this request read the disk. */
+  Cached: { readonly file: CachedFile; readonly loaded: boolean }
+  /** To be streamed from disk: larger than the whole cache, or no room beside pinned entries. */
+  Streamed: { readonly info: FileInfo; readonly reason: "too-large" | "no-room" }
+}>
+export const Content = Data.taggedEnum<Content>()
+
+// A file that changes between being looked up and being read is looked up again, a few times.
+const CHANGED_RETRIES = 3
+
+const toCachedFile = (info: FileInfo, bytes: Uint8Array): CachedFile => ({
+  info,
+  bytes,
+  digest: createHash("sha256").update(bytes).digest()
+})
+
+const attempt = (name: string): Effect.Effect<Content, FileStoreError, FileStore | Cache | LockManager | Scope.Scope> =>
+  Effect.gen(function*() {
+    const files = yield* FileStore
+    const cache = yield* Cache
+    const locks = yield* LockManager
+
+    const info = yield* files.stat(name).pipe(
+      Effect.tapError((error) => error.reason === "NotFound" ? cache.invalidate(name) : Effect.void)
+    )
+    if (info.size > cache.capacity) return Content.Streamed({ info, reason: "too-large" })
+
+    const hit = yield* cache.lookup(info)
+    if (Option.isSome(hit)) return Content.Cached({ file: hit.value, loaded: false })
+
+    return yield* locks.withLock(name)(Effect.gen(function*() {
+      // Whoever held the lock before us may have just loaded it.
+      const loadedMeanwhile = yield* cache.lookup(info)
+      if (Option.isSome(loadedMeanwhile)) return Content.Cached({ file: loadedMeanwhile.value, loaded: false })
+      const admitted = yield* cache.admit(info, Effect.map(files.read(info), (bytes) => toCachedFile(info, bytes)))
+      return Option.match(admitted, {
+        onNone: () => Content.Streamed({ info, reason: "no-room" }),
+        onSome: (file) => Content.Cached({ file, loaded: true })
+      })
+    }))
+  })
+
+/**
+ * Finds what to send for `name`. A cached file stays pinned, so never evicted, until the
+ * caller's scope closes: the scope should span the sending of the response.
+ */
+export const fetchFile = (name: string) =>
+  attempt(name).pipe(Effect.retry({ times: CHANGED_RETRIES, while: (error) => error.reason === "Changed" }))

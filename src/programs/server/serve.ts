@@ -1,0 +1,43 @@
+/**
+ * The server: accept connections up to a limit, serve each in its own fiber, turn away the rest
+ * with a "busy" reply, and on shutdown let transfers in flight finish within a grace period.
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { formatBytes } from "../../format/ByteSize.js"
+import * as Codec from "../../protocol/Codec.js"
+import { Cache } from "../../services/Cache.js"
+import { type ServerConnection, SocketServer } from "../../services/SocketServer.js"
+import { closeWith, handleConnection } from "./handleConnection.js"
+
+export interface ServeOptions {
+  readonly maxConnections: number
+  readonly gracePeriod: Duration.DurationInput
+}
+
+const turnAway = (connection: ServerConnection) =>
+  Effect.logWarning("too many connections: turned away").pipe(
+    Effect.zipRight(closeWith(
+      connection,
+      Codec.encodeFailure(0, Codec.Status.Busy, "server busy: too many connections, try again later")
+    )),
+    Effect.annotateLogs("peer", connection.peer)
+  )
+
+export const serve = (options: ServeOptions) =>
+  Effect.gen(function*() {
+    const server = yield* SocketServer
+    const cache = yield* Cache
+    const slots = yield* Effect.makeSemaphore(options.maxConnections)
+    yield* Effect.logInfo(`listening on ${server.address.host}:${server.address.port}`).pipe(
+      Effect.annotateLogs({ cache: formatBytes(cache.capacity), maxConnections: options.maxConnections })
+    )
+    return yield* server.serve(
+      (connection) =>
+        slots.withPermitsIfAvailable(1)(handleConnection(connection)).pipe(
+          Effect.flatMap(Option.match({ onNone: () => turnAway(connection), onSome: () => Effect.void }))
+        ),
+      { gracePeriod: options.gracePeriod }
+    )
+  }).pipe(Effect.onInterrupt(() => Effect.logInfo("stopped")))
