@@ -1,0 +1,101 @@
+/**
+ * The client's command line: arguments and options, and the translation of every failure into
+ * one line on stderr and an exit code of its own.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { formatBytes } from "../format/ByteSize.js"
+import { printable } from "../format/Printable.js"
+import { download } from "../programs/client/download.js"
+import type { ServerAddress } from "../programs/client/exchange.js"
+import { list } from "../programs/client/list.js"
+import { isAcceptableName } from "../services/FileName.js"
+import { type ClientFailure, clientFailure, EXIT_CODES } from "./clientFailure.js"
+import { exitWith } from "./ExitCode.js"
+
+const PROGRAM = "ferry-client"
+
+const host = Args.text({ name: "host" }).pipe(Args.withDescription("The server's host name or address."))
+const port = Args.integer({ name: "port" }).pipe(
+  Args.withDescription("The server's TCP port."),
+  Args.mapEffect((port) =>
+    port >= 1 && port <= 65535 ? Effect.succeed(port) : Effect.fail(HelpDoc.p("PORT must be between 1 and 65535"))
+  )
+)
+const name = Args.text({ name: "name" }).pipe(
+  Args.withDescription("The file to download (a path relative to the server's directory), or `list`.")
+)
+const directory = Args.text({ name: "dest_dir" }).pipe(
+  Args.withDescription("The directory to save the file into."),
+  Args.optional
+)
+const quiet = Options.boolean("quiet").pipe(
+  Options.withAlias("q"),
+  Options.withDescription("Print nothing but errors: no progress bar, no summary.")
+)
+const json = Options.boolean("json").pipe(Options.withDescription("With `list`: print the listing as JSON."))
+
+const printListing = (server: ServerAddress, asJson: boolean, isQuiet: boolean) =>
+  Effect.gen(function*() {
+    const { entries, total } = yield* list(server)
+    const sorted = [...entries].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    if (asJson) {
+      yield* Console.log(JSON.stringify(sorted))
+    } else {
+      const names = sorted.map((entry) => printable(entry.name))
+      const width = Math.max(0, ...names.map((shown) => shown.length))
+      for (const [i, entry] of sorted.entries()) {
+        yield* Console.log(`${names[i]!.padEnd(width)}  ${formatBytes(entry.size)}`)
+      }
+    }
+    if (total > entries.length && !isQuiet) {
+      yield* Console.error(`${PROGRAM}: listing cut: ${total - entries.length} more entries not shown`)
+    }
+  })
+
+const exitCodesHelp = Object.values(EXIT_CODES).map(([code, meaning]) => `  ${code}  ${meaning}`).join("\n")
+
+const saveFile = (
+  server: ServerAddress,
+  name: string,
+  directory: string,
+  isQuiet: boolean
+) =>
+  download({ server, name, directory, progress: !isQuiet }).pipe(
+    Effect.tap((saved) =>
+      isQuiet ? Effect.void : Console.error(`saved ${printable(saved.path)} (${formatBytes(saved.size)})`)
+    )
+  )
+
+const usage = (message: string) => exitWith(PROGRAM, EXIT_CODES.usage[0], message)
+
+export const command = Command.make(
+  PROGRAM,
+  { host, port, name, directory, quiet, json },
+  (args) => {
+    const server = { host: args.host, port: args.port }
+    const failed = (error: ClientFailure) => clientFailure(PROGRAM, server, args.name, error)
+    if (Option.isNone(args.directory)) {
+      return args.name === "list"
+        ? Effect.catchAll(printListing(server, args.json, args.quiet), failed)
+        : usage("missing DEST_DIR: the directory to save the file into")
+    }
+    if (!isAcceptableName(args.name)) {
+      return usage(`not a valid file name: ${printable(args.name)} (a relative path, without '.' or '..' segments)`)
+    }
+    return Effect.catchAll(saveFile(server, args.name, args.directory.value, args.quiet), failed)
+  }
+).pipe(Command.withDescription(HelpDoc.blocks([
+  HelpDoc.p("Downloads a file from a ferry server, or lists the files in its cache."),
+  HelpDoc.p("Examples:"),
+  HelpDoc.p("  ferry-client localhost 9098 image.jpg .          save image.jpg into the current directory"),
+  HelpDoc.p("  ferry-client localhost 9098 docs/a.txt /tmp -q   save docs/a.txt as /tmp/a.txt, quietly"),
+  HelpDoc.p("  ferry-client localhost 9098 list                 list the server's cached files"),
+  HelpDoc.p("  ferry-client localhost 9098 list --json          the same, as JSON"),
+  HelpDoc.p(`Exit codes:\n${exitCodesHelp}`)
+])))

@@ -1,0 +1,67 @@
+/** Every way a client command can fail, as the one line the user reads and the code it exits with. */
+import type * as Effect from "effect/Effect"
+import { printable } from "../format/Printable.js"
+import type { DestinationError, TransferError } from "../programs/client/errors.js"
+import * as Codec from "../protocol/Codec.js"
+import type { ProtocolError } from "../protocol/ProtocolError.js"
+import type { ConnectionError } from "../services/Connection.js"
+import { type ExitCode, exitWith } from "./ExitCode.js"
+
+/** The client's exit codes, shown in `--help` and the README. */
+export const EXIT_CODES = {
+  ok: [0, "success"],
+  internal: [1, "unexpected internal error (a bug: please report it)"],
+  usage: [2, "invalid arguments"],
+  notFound: [3, "the server has no such file"],
+  connect: [4, "cannot connect to the server"],
+  connectionLost: [5, "connection lost before the transfer completed"],
+  corrupt: [6, "the data received is corrupt, or not ferry protocol"],
+  destination: [7, "cannot write into the destination directory (missing, read-only, disk full)"],
+  busy: [8, "the server is busy: try again later"],
+  server: [9, "the server failed or refused the request"]
+} as const satisfies Record<string, readonly [number, string]>
+
+export type ClientFailure = ConnectionError | ProtocolError | TransferError | DestinationError
+
+const NOTHING_SAVED = "nothing was saved"
+
+export const clientFailure = (
+  program: string,
+  server: { readonly host: string; readonly port: number },
+  name: string,
+  error: ClientFailure
+): Effect.Effect<never, ExitCode> => {
+  const where = `${server.host}:${server.port}`
+  const fail = (code: readonly [number, string], message: string) => exitWith(program, code[0], message)
+  switch (error._tag) {
+    case "ConnectionError":
+      return error.reason === "Refused"
+        ? fail(EXIT_CODES.connect, `cannot connect to ${where} (${error.message}): is the server running there?`)
+        : fail(EXIT_CODES.connectionLost, `connection to ${where} lost (${error.message}): ${NOTHING_SAVED}`)
+    case "ProtocolError":
+      return error.reason === "Truncated"
+        ? fail(EXIT_CODES.connectionLost, `connection to ${where} closed mid-response: ${NOTHING_SAVED}`)
+        : fail(EXIT_CODES.corrupt, `invalid response from ${where} (${error.message}): is it a ferry server?`)
+    case "DestinationError":
+      return fail(EXIT_CODES.destination, `${printable(error.message)}: ${NOTHING_SAVED}`)
+    case "TransferError":
+      switch (error.reason) {
+        case "Corrupt":
+          return fail(EXIT_CODES.corrupt, `${error.message}: ${NOTHING_SAVED}`)
+        case "Aborted":
+          return fail(
+            EXIT_CODES.server,
+            `the server failed while sending ${printable(name)} (${printable(error.message)}): ${NOTHING_SAVED}`
+          )
+        case "Refused":
+          switch (error.status) {
+            case Codec.Status.NotFound:
+              return fail(EXIT_CODES.notFound, `no such file on ${where}: ${printable(name)}`)
+            case Codec.Status.Busy:
+              return fail(EXIT_CODES.busy, `${where} is busy: try again later`)
+            default:
+              return fail(EXIT_CODES.server, `${where} refused the request: ${printable(error.message)}`)
+          }
+      }
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The server's log output, always on stderr: one readable line per event by default, or one JSON
+ * object per line for machines.
+ */
+import * as Cause from "effect/Cause"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
+
+export const LOG_FORMATS = ["text", "json"] as const
+export type LogFormat = typeof LOG_FORMATS[number]
+
+const quoted = (value: unknown): string => {
+  const text = typeof value === "string" ? value : JSON.stringify(value)
+  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text)
+}
+
+/** `2026-11-25T10:00:00.000Z INFO  GET image.jpg peer=127.0.0.1:51234 status=OK bytes=79738 ms=2` */
+const textLogger = Logger.make(({ annotations, cause, date, logLevel, message }) => {
+  const messages = Array.isArray(message) ? message : [message]
+  let line = `${date.toISOString()} ${logLevel.label.padEnd(5)} ${messages.map(String).join(" ")}`
+  for (const [key, value] of HashMap.toEntries(annotations)) line += ` ${key}=${quoted(value)}`
+  if (!Cause.isEmpty(cause)) line += `\n${Cause.pretty(cause, { renderErrorCause: true })}`
+  return line
+})
+
+export const layer = (format: LogFormat) =>
+  Logger.replace(
+    Logger.defaultLogger,
+    Logger.withConsoleError(format === "json" ? Logger.jsonLogger : textLogger)
+  )

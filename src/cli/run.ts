@@ -1,0 +1,43 @@
+/**
+ * Running a command as a process: exit with the code the command chose, 2 for invalid arguments
+ * (once @effect/cli has said what was wrong), 1 with a one-line message for anything unexpected.
+ */
+import * as Command from "@effect/cli/Command"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import packageJson from "../../package.json" with { type: "json" }
+import { ExitCode, exitWith, teardown } from "./ExitCode.js"
+
+const USAGE = 2
+
+export const runCommand = <Name extends string, A>(
+  command: Command.Command<Name, NodeContext.NodeContext, ExitCode, A>,
+  options: {
+    readonly name: Name
+    /** The exit code after SIGINT/SIGTERM: 0 for a server shutting down, 130 for an interrupted client. */
+    readonly interrupted: number
+    /**
+     * An environment variable for the minimum log level. It is read here, around the command, so
+     * that the built-in `--log-level` option, applied inside, wins over it.
+     */
+    readonly logLevelVariable?: string
+  }
+): void => {
+  const { name } = options
+  const minimumLevel = options.logLevelVariable === undefined
+    ? Effect.succeed(LogLevel.Info)
+    : Config.logLevel(options.logLevelVariable).pipe(Config.withDefault(LogLevel.Info))
+  Command.run(command, { name, version: packageJson.version })(process.argv).pipe(
+    (run) => Effect.flatMap(minimumLevel, (level) => Logger.withMinimumLogLevel(run, level)),
+    Effect.catchIf(ValidationError.isValidationError, () => Effect.fail(new ExitCode({ code: USAGE }))),
+    Effect.catchTag("ConfigError", (error) => exitWith(name, USAGE, error.message)),
+    Effect.catchAllDefect((defect) => exitWith(name, 1, `internal error: ${String(defect)}`)),
+    Effect.provide(NodeContext.layer),
+    NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true, teardown: teardown(options.interrupted) })
+  )
+}

@@ -1,0 +1,132 @@
+/**
+ * A Connection over a Node socket, shared by the server and the client: the socket stays paused until
+ * `read` asks for bytes, and `write` waits for 'drain' once Node's send buffer is full.
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Net from "node:net"
+import { type Connection, ConnectionError } from "../services/Connection.js"
+
+/** The socket is destroyed when the scope closes, whether or not the connection was ended. */
+export const make = (socket: Net.Socket): Effect.Effect<Connection, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => fromSocket(socket)),
+    () =>
+      Effect.sync(() => {
+        if (!socket.destroyed) socket.destroy()
+      })
+  )
+
+/**
+ * Keeps a socket's errors from crashing the process before `make` takes it over (it reads them back
+ * from `socket.errored`).
+ */
+export const guard = (socket: Net.Socket): Net.Socket => socket.on("error", ignoreError)
+
+const ignoreError = () => {}
+
+// The peer resetting or going away is its doing, not a fault of the network.
+const closedCodes = new Set(["EPIPE", "ECONNRESET", "ECONNABORTED"])
+
+const toConnectionError = (cause: unknown): ConnectionError => {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code
+  return new ConnectionError({ reason: code !== undefined && closedCodes.has(code) ? "Closed" : "Failed", cause })
+}
+
+type ReadResult = Effect.Effect<Option.Option<Uint8Array>, ConnectionError>
+
+const fromSocket = (socket: Net.Socket): Connection => {
+  const peer = `${socket.remoteAddress}:${socket.remotePort}`
+  // What arrived while nobody was reading: at most what Node delivers around a pause.
+  const received: Array<Uint8Array> = []
+  const readers: Array<(result: ReadResult) => void> = []
+  let peerEnded = false
+  let failure: ConnectionError | undefined = socket.destroyed
+    ? socket.errored ? toConnectionError(socket.errored) : new ConnectionError({ reason: "Closed" })
+    : undefined
+
+  const fail = (error: ConnectionError) => {
+    failure ??= error
+    for (const reader of readers.splice(0)) reader(Effect.fail(failure))
+  }
+
+  socket.pause()
+  socket.setNoDelay(true)
+  socket.on("data", (buffer: Buffer) => {
+    // A plain view of the same bytes, so that both transports hand out the same kind of array.
+    const chunk = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+    const reader = readers.shift()
+    if (reader === undefined) received.push(chunk)
+    else reader(Effect.succeed(Option.some(chunk)))
+    if (readers.length === 0) socket.pause()
+  })
+  socket.on("end", () => {
+    peerEnded = true
+    for (const reader of readers.splice(0)) reader(Effect.succeed(Option.none()))
+  })
+  socket.on("error", (cause) => fail(toConnectionError(cause)))
+  socket.on("close", () => fail(new ConnectionError({ reason: "Closed" })))
+
+  const read = Effect.suspend((): ReadResult => {
+    const chunk = received.shift()
+    if (chunk !== undefined) return Effect.succeed(Option.some(chunk))
+    if (peerEnded) return Effect.succeedNone
+    if (failure !== undefined) return Effect.fail(failure)
+    return Effect.async<Option.Option<Uint8Array>, ConnectionError>((resume) => {
+      readers.push(resume)
+      socket.resume()
+      return Effect.sync(() => {
+        readers.splice(readers.indexOf(resume), 1)
+        if (readers.length === 0) socket.pause()
+      })
+    })
+  })
+
+  const write = (...chunks: ReadonlyArray<Uint8Array>) =>
+    Effect.suspend(() => {
+      if (failure !== undefined) return Effect.fail(failure)
+      if (socket.destroyed || socket.writableEnded) return Effect.fail(new ConnectionError({ reason: "Closed" }))
+      // Corked, Node hands all the chunks to the kernel in one writev.
+      if (chunks.length > 1) socket.cork()
+      for (const chunk of chunks) socket.write(chunk)
+      if (chunks.length > 1) socket.uncork()
+      return socket.writableNeedDrain ? awaitEvent("drain") : Effect.void
+    })
+
+  const end = Effect.suspend(() => {
+    if (socket.writableFinished) return Effect.void
+    if (failure !== undefined) return Effect.fail(failure)
+    if (socket.destroyed) return Effect.fail(new ConnectionError({ reason: "Closed" }))
+    return awaitEvent("finish", () => socket.end())
+  })
+
+  /** Waits for `event`, failing if the socket errors or closes first; the listeners go either way. */
+  const awaitEvent = (event: "drain" | "finish", start?: () => void) =>
+    Effect.async<void, ConnectionError>((resume) => {
+      const onEvent = () => {
+        removeListeners()
+        resume(Effect.void)
+      }
+      const onError = (cause: Error) => {
+        removeListeners()
+        resume(Effect.fail(toConnectionError(cause)))
+      }
+      const onClose = () => {
+        removeListeners()
+        resume(Effect.fail(failure ?? new ConnectionError({ reason: "Closed" })))
+      }
+      const removeListeners = () => {
+        socket.off(event, onEvent)
+        socket.off("error", onError)
+        socket.off("close", onClose)
+      }
+      socket.on(event, onEvent)
+      socket.on("error", onError)
+      socket.on("close", onClose)
+      start?.()
+      return Effect.sync(removeListeners)
+    })
+
+  return { peer, read, write, end }
+}

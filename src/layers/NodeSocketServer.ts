@@ -1,0 +1,73 @@
+/**
+ * The SocketServer over TCP with Node's net module. It listens as soon as the layer is built, and
+ * accepted sockets stay paused, so no bytes are read before a handler asks for them.
+ */
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import * as Net from "node:net"
+import { type ServerAddress, ServerError, SocketServer } from "../services/SocketServer.js"
+import * as Acceptor from "./internal/Acceptor.js"
+import * as NodeConnection from "./NodeConnection.js"
+
+export const make = (
+  options: ServerAddress
+): Effect.Effect<Context.Tag.Service<SocketServer>, ServerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const server = yield* Effect.acquireRelease(
+      Effect.sync(() => Net.createServer({ pauseOnConnect: true, allowHalfOpen: true })),
+      // Stops listening at once; the callback would wait for every connection to end.
+      (server) => Effect.sync(() => server.close())
+    )
+    const acceptor = yield* Acceptor.make<Net.Socket>({
+      open: NodeConnection.make,
+      discard: (socket) => Effect.sync(() => socket.destroy()),
+      stopListening: Effect.sync(() => server.close())
+    })
+    server.on("connection", (socket) => {
+      if (!acceptor.offer(NodeConnection.guard(socket))) socket.destroy()
+    })
+    yield* listen(server, options)
+
+    // After listening, the server only fails to accept (out of file descriptors, say): worth a log,
+    // not the end of the server.
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    server.on("error", (cause) => runFork(Effect.logError("failed to accept a connection", cause)))
+
+    const bound = server.address() as Net.AddressInfo
+    return { address: { host: bound.address, port: bound.port }, serve: acceptor.serve }
+  })
+
+export const layer = (options: ServerAddress): Layer.Layer<SocketServer, ServerError> =>
+  Layer.scoped(SocketServer, make(options))
+
+const listen = (server: Net.Server, address: ServerAddress) =>
+  Effect.async<void, ServerError>((resume) => {
+    const onListening = () => {
+      server.off("error", onError)
+      resume(Effect.void)
+    }
+    const onError = (cause: NodeJS.ErrnoException) => {
+      server.off("listening", onListening)
+      resume(Effect.fail(new ServerError({ reason: reasonOf(cause.code), address, cause })))
+    }
+    server.once("listening", onListening)
+    server.once("error", onError)
+    server.listen({ host: address.host, port: address.port })
+  })
+
+const reasonOf = (code: string | undefined): ServerError["reason"] => {
+  switch (code) {
+    case "EADDRINUSE":
+      return "AddressInUse"
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+      return "AddressUnavailable"
+    case "EACCES":
+      return "PermissionDenied"
+    default:
+      return "Failed"
+  }
+}
