@@ -38,6 +38,10 @@ export const runCommand = <Name extends string, A>(
     Effect.catchTag("ConfigError", (error) => exitWith(name, USAGE, error.message)),
     Effect.catchAllDefect((defect) => exitWith(name, 1, `internal error: ${String(defect)}`)),
     Effect.provide(NodeContext.layer),
-    NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true, teardown: teardown(options.interrupted) })
+    NodeRuntime.runMain({
+      disableErrorReporting: true,
+      disablePrettyLogger: true,
+      teardown: teardown(options.interrupted)
+    })
   )
 }

@@ -5,6 +5,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { MAX_NAME_BYTES } from "../services/FileName.js"
 import type { ByteReader } from "./ByteReader.js"
 import { ProtocolError } from "./ProtocolError.js"
 
@@ -13,8 +14,8 @@ export const VERSION = 1
 const PREFIX = Uint8Array.of(0x46, 0x52, 0x59, VERSION)
 
 export const REQUEST_HEADER_BYTES = 9
-/** The largest request payload, hence the largest name, in bytes. */
-export const MAX_NAME_BYTES = 4096
+/** The largest request payload: the longest acceptable name. */
+export { MAX_NAME_BYTES }
 /** Error messages are cut to this many bytes. */
 export const MAX_MESSAGE_BYTES = 1024
 export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024

@@ -5,7 +5,7 @@
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
@@ -81,6 +81,12 @@ export const make = <A>(transport: {
           Effect.gen(function*() {
             yield* stop
             yield* Deferred.succeed(draining, undefined)
+            const active = yield* FiberSet.size(handlers)
+            if (active > 0) {
+              yield* Effect.logInfo(`shutting down: waiting for ${active} connection(s) to finish`).pipe(
+                Effect.annotateLogs("gracePeriod", Duration.format(gracePeriod))
+              )
+            }
             // Finalizers run uninterruptibly: the wait must be made interruptible for the timeout to end it.
             yield* Effect.timeoutOption(Effect.interruptible(FiberSet.awaitEmpty(handlers)), gracePeriod)
             yield* FiberSet.clear(handlers)

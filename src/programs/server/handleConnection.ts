@@ -2,7 +2,6 @@
  * One connection's life: read a request, answer it, repeat until the client is done or the server
  * drains. A client that misbehaves gets an error reply and loses its connection, nothing more.
  */
-import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -15,6 +14,7 @@ import type { Connection, ConnectionError } from "../../services/Connection.js"
 import type { FileStore, FileStoreError } from "../../services/FileStore.js"
 import type { LockManager } from "../../services/LockManager.js"
 import type { ServerConnection } from "../../services/SocketServer.js"
+import { closeWith } from "./closeWith.js"
 import { Content, fetchFile } from "./fetchFile.js"
 import { sendCached, sendStreamed } from "./sendFile.js"
 
@@ -102,31 +102,6 @@ const refuse = (connection: Connection, error: ProtocolError) =>
     Effect.zipRight(closeWith(connection, Codec.encodeFailure(0, statusFor(error), error.message)))
   )
 
-/**
- * Sends a last message and closes. The input is drained first so that unread bytes do not make
- * the kernel reset the connection before the client has read the message.
- */
-export const closeWith = (connection: Connection, message: Uint8Array) =>
-  connection.write(message).pipe(
-    Effect.zipRight(connection.end),
-    Effect.zipRight(Effect.timeout(drain(connection), DRAIN_TIMEOUT)),
-    Effect.ignore
-  )
-
-const DRAIN_LIMIT_BYTES = 64 * 1024
-const DRAIN_TIMEOUT = Duration.seconds(2)
-
-const drain = (connection: Connection): Effect.Effect<void, ConnectionError> => {
-  const loop = (left: number): Effect.Effect<void, ConnectionError> =>
-    left <= 0
-      ? Effect.void
-      : Effect.flatMap(
-        connection.read,
-        Option.match({ onNone: () => Effect.void, onSome: (c) => loop(left - c.length) })
-      )
-  return loop(DRAIN_LIMIT_BYTES)
-}
-
 export const handleConnection = (connection: ServerConnection) => {
   const reader = ByteReader.make(connection.read)
   const nextRequest = Effect.raceFirst(Codec.readRequest(reader), Effect.as(connection.draining, Option.none()))
@@ -142,9 +117,6 @@ export const handleConnection = (connection: ServerConnection) => {
       ProtocolError: (error) => refuse(connection, error),
       ConnectionError: (error) => Effect.logDebug(`connection ended: ${error.message}`)
     }),
-    Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logError("connection failed", cause)
-    ),
     Effect.annotateLogs("peer", connection.peer)
   )
 }

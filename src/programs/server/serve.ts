@@ -9,7 +9,8 @@ import { formatBytes } from "../../format/ByteSize.js"
 import * as Codec from "../../protocol/Codec.js"
 import { Cache } from "../../services/Cache.js"
 import { type ServerConnection, SocketServer } from "../../services/SocketServer.js"
-import { closeWith, handleConnection } from "./handleConnection.js"
+import { closeWith } from "./closeWith.js"
+import { handleConnection } from "./handleConnection.js"
 
 export interface ServeOptions {
   readonly maxConnections: number

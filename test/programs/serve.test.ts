@@ -1,0 +1,220 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import { createHash } from "node:crypto"
+import { lru } from "../../src/cache/Lru.js"
+import * as BoundedCache from "../../src/layers/BoundedCache.js"
+import * as MemoryFileStore from "../../src/layers/MemoryFileStore.js"
+import { MemoryFiles } from "../../src/layers/MemoryFileStore.js"
+import * as MemoryNetwork from "../../src/layers/MemoryNetwork.js"
+import * as SemaphoreLockManager from "../../src/layers/SemaphoreLockManager.js"
+import { serve } from "../../src/programs/server/serve.js"
+import * as ByteReader from "../../src/protocol/ByteReader.js"
+import * as Codec from "../../src/protocol/Codec.js"
+import { Cache } from "../../src/services/Cache.js"
+import { FileStore } from "../../src/services/FileStore.js"
+import { LockManager } from "../../src/services/LockManager.js"
+import { SocketClient } from "../../src/services/SocketClient.js"
+
+const world = (capacity: number) =>
+  Layer.mergeAll(
+    MemoryNetwork.layer,
+    MemoryFileStore.layer,
+    BoundedCache.layer({ capacity, policy: lru }),
+    SemaphoreLockManager.layer
+  )
+
+const bytes = (size: number, seed = 1) => Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff)
+const sha256 = (data: Uint8Array) => new Uint8Array(createHash("sha256").update(data).digest())
+
+/** Runs the server in the background for the rest of the test's scope. */
+const startServer = (options: { maxConnections?: number } = {}) =>
+  Effect.forkScoped(serve({ maxConnections: options.maxConnections ?? 16, gracePeriod: "5 seconds" }))
+
+/** A client connection speaking the raw protocol. */
+const connect = Effect.gen(function*() {
+  const client = yield* SocketClient
+  const connection = yield* client.connect("memory", 0)
+  const reader = ByteReader.make(connection.read)
+  return { connection, reader }
+})
+
+type Client = Effect.Effect.Success<typeof connect>
+
+/** Sends a GET and reads the whole answer: the file's bytes and how its body ended, or the failure. */
+const get = ({ connection, reader }: Client, name: string) =>
+  Effect.gen(function*() {
+    yield* connection.write(Codec.encodeRequest(Codec.Request.Get({ name })))
+    const response = yield* Codec.readResponse(reader, Codec.Kind.Get)
+    if (response._tag !== "File") return response
+    const chunks: Array<Uint8Array> = []
+    const trailer = yield* Codec.readBody(reader, response.size, (chunk) => Effect.sync(() => chunks.push(chunk)))
+    return { _tag: "Body" as const, bytes: Buffer.concat(chunks), trailer }
+  })
+
+/**
+ * Waits until the server has let go of everything: no pins, no locks, no open files. Each round
+ * lets every other fiber run; a leak makes it give up with what is still held.
+ */
+const settled = Effect.gen(function*() {
+  const cache = yield* Cache
+  const locks = yield* LockManager
+  const files = yield* FileStore
+  for (let round = 0; round < 1000; round++) {
+    const [stats, held, handles] = yield* Effect.all([cache.stats, locks.held, files.openHandles])
+    if (stats.pinned === 0 && held === 0 && handles === 0) return
+    if (round === 999) expect({ pinned: stats.pinned, held, handles }).toEqual({ pinned: 0, held: 0, handles: 0 })
+    yield* Effect.yieldNow()
+  }
+})
+
+describe("serve", () => {
+  it.scoped("answers several requests on one connection, in order, from disk then from memory", () =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFiles
+      yield* files.put("a.txt", bytes(3000, 1))
+      yield* files.put("docs/b.txt", bytes(10, 2))
+      yield* startServer()
+      const client = yield* connect
+      for (const name of ["a.txt", "docs/b.txt", "a.txt"]) {
+        const answer = yield* get(client, name)
+        const expected = name === "a.txt" ? bytes(3000, 1) : bytes(10, 2)
+        expect(answer).toEqual({
+          _tag: "Body",
+          bytes: Buffer.from(expected),
+          trailer: Codec.Trailer.Complete({ digest: sha256(expected) })
+        })
+      }
+      expect(yield* files.reads("a.txt")).toBe(1)
+      yield* client.connection.write(Codec.encodeRequest(Codec.Request.List()))
+      const listing = yield* Codec.readResponse(client.reader, Codec.Kind.List)
+      expect(listing._tag === "Listing" && [...listing.entries].sort((x, y) => x.name.localeCompare(y.name))).toEqual([
+        { name: "a.txt", size: 3000 },
+        { name: "docs/b.txt", size: 10 }
+      ])
+    }).pipe(Effect.provide(world(1_000_000))))
+
+  it.scoped("answers a missing or hostile name with NOT_FOUND and keeps the connection", () =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFiles
+      yield* files.put("a.txt", bytes(5))
+      yield* startServer()
+      const client = yield* connect
+      for (const name of ["missing", "../a.txt", "/a.txt", "a.txt/..", "a\u0000.txt"]) {
+        const answer = yield* get(client, name)
+        expect(answer._tag === "Failure" && answer.status).toBe(Codec.Status.NotFound)
+      }
+      expect((yield* get(client, "a.txt"))._tag).toBe("Body")
+    }).pipe(Effect.provide(world(1_000))))
+
+  it.scoped("streams a file larger than the cache with a correct digest, caching nothing", () =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFiles
+      const content = bytes(700_000)
+      yield* files.put("big", content)
+      yield* startServer()
+      const answer = yield* get(yield* connect, "big")
+      expect(answer).toEqual({
+        _tag: "Body",
+        bytes: Buffer.from(content),
+        trailer: Codec.Trailer.Complete({ digest: sha256(content) })
+      })
+      const cache = yield* Cache
+      expect((yield* cache.stats).entries).toBe(0)
+    }).pipe(Effect.provide(world(100_000))))
+
+  it.scoped("ends a streamed body that fails part-way with an aborted trailer, and keeps serving", () =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFiles
+      yield* files.put("big", bytes(700_000))
+      yield* files.put("small", bytes(10))
+      yield* files.fail("big", { at: 300_000 })
+      yield* startServer()
+      const client = yield* connect
+      const answer = yield* get(client, "big")
+      expect(answer._tag === "Body" && answer.trailer._tag).toBe("Aborted")
+      expect(answer._tag === "Body" && answer.bytes.length).toBeLessThan(700_000)
+      expect((yield* get(client, "small"))._tag).toBe("Body")
+      yield* settled
+    }).pipe(Effect.provide(world(100_000))))
+
+  it.scoped("answers a failed load with INTERNAL_ERROR, caching nothing", () =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFiles
+      yield* files.put("a", bytes(1000))
+      yield* files.fail("a", { at: "open" })
+      yield* startServer()
+      const client = yield* connect
+      const answer = yield* get(client, "a")
+      expect(answer._tag === "Failure" && answer.status).toBe(Codec.Status.InternalError)
+      expect((yield* get(client, "a"))._tag).toBe("Body")
+    }).pipe(Effect.provide(world(100_000))))
+
+  it.scoped("replies BAD_REQUEST to garbage and closes that connection, serving others", () =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFiles
+      yield* files.put("a", bytes(10))
+      yield* startServer()
+      const bad = yield* connect
+      yield* bad.connection.write(new TextEncoder().encode("GET /a HTTP/1.1\r\n\r\n"))
+      const reply = yield* Codec.readResponse(bad.reader, Codec.Kind.Get)
+      expect(reply._tag === "Failure" && reply.status).toBe(Codec.Status.BadRequest)
+      yield* bad.connection.end
+      expect(yield* bad.reader.atEnd).toBe(true)
+      expect((yield* get(yield* connect, "a"))._tag).toBe("Body")
+    }).pipe(Effect.provide(world(1_000))))
+
+  it.scoped("turns away a connection over the limit with BUSY, leaving the others undisturbed", () =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFiles
+      yield* files.put("a", bytes(10))
+      yield* startServer({ maxConnections: 1 })
+      const first = yield* connect
+      expect((yield* get(first, "a"))._tag).toBe("Body")
+      const second = yield* connect
+      const reply = yield* get(second, "a")
+      expect(reply._tag === "Failure" && reply.status).toBe(Codec.Status.Busy)
+      expect((yield* get(first, "a"))._tag).toBe("Body")
+    }).pipe(Effect.provide(world(1_000))))
+
+  it.scoped("releases pins, locks and files when a client vanishes mid-transfer", () =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFiles
+      yield* files.put("cached", bytes(500_000))
+      yield* files.put("streamed", bytes(3_000_000))
+      yield* startServer()
+      // Once loading it, once sending it from memory, once streaming.
+      for (const name of ["cached", "cached", "streamed"]) {
+        yield* Effect.scoped(Effect.gen(function*() {
+          const client = yield* connect
+          yield* client.connection.write(Codec.encodeRequest(Codec.Request.Get({ name })))
+          // Read the head and one piece of the body, then disappear without a word.
+          yield* Codec.readResponse(client.reader, Codec.Kind.Get)
+          yield* client.reader.upTo(1024)
+        }))
+        yield* settled
+      }
+      const cache = yield* Cache
+      expect(yield* cache.stats).toMatchObject({ pinned: 0, entries: 1, used: 500_000 })
+      expect((yield* get(yield* connect, "cached"))._tag).toBe("Body")
+    }).pipe(Effect.provide(world(1_000_000))))
+
+  it.scoped("on shutdown, finishes the transfer in flight and closes idle connections", () =>
+    Effect.gen(function*() {
+      const files = yield* MemoryFiles
+      yield* files.put("a", bytes(1000))
+      const server = yield* startServer()
+      const idle = yield* connect
+      const busy = yield* connect
+      const gate = yield* files.hold("a")
+      const download = yield* Effect.fork(get(busy, "a"))
+      yield* gate.awaitWaiting(1)
+      const stopping = yield* Effect.fork(Fiber.interrupt(server))
+      // The idle connection is closed at once; the one waiting on the disk is not.
+      expect(yield* idle.reader.atEnd).toBe(true)
+      yield* gate.open
+      expect((yield* Fiber.join(download))._tag).toBe("Body")
+      yield* Fiber.join(stopping)
+    }).pipe(Effect.provide(world(1_000_000))))
+})
