@@ -35,6 +35,19 @@ const toDestinationError = (path: string) => (error: PlatformError): Destination
   return new DestinationError({ reason: "Failed", path, cause: error })
 }
 
+// The temporary file's name starts with the final one, for whoever finds it after a crash, cut so
+// that the whole stays within the usual 255-byte limit on a file name.
+const PREFIX_BYTES = 200
+
+const prefixOf = (fileName: string): string => {
+  let prefix = ""
+  for (const char of fileName) {
+    if (Buffer.byteLength(prefix + char) > PREFIX_BYTES) break
+    prefix += char
+  }
+  return prefix
+}
+
 /** Opens a temporary file in `directory` for a file to be called `fileName` there. */
 export const open = (directory: string, fileName: string) =>
   Effect.gen(function*() {
@@ -46,7 +59,7 @@ export const open = (directory: string, fileName: string) =>
     if (info.type !== "Directory") return yield* new DestinationError({ reason: "NotADirectory", path: directory })
 
     const finalPath = path.join(directory, fileName)
-    const tempPath = path.join(directory, `.${fileName}.${randomBytes(6).toString("hex")}.ferry-part`)
+    const tempPath = path.join(directory, `.${prefixOf(fileName)}.${randomBytes(6).toString("hex")}.ferry-part`)
     let committed = false
     yield* Effect.addFinalizer(() => committed ? Effect.void : Effect.ignore(fs.remove(tempPath)))
 

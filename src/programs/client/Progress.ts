@@ -22,6 +22,17 @@ const formatDuration = (seconds: number): string => {
   return hours > 0 ? `${hours}:${minutes}:${rest}` : `${minutes}:${rest}`
 }
 
+/** The end of `label` in at most `room` columns, cut between characters, never inside one. */
+const keepEnd = (label: string, room: number): string => {
+  if (label.length <= room) return label
+  let kept = ""
+  for (const char of Array.from(label).reverse()) {
+    if (kept.length + char.length > room - 1) break
+    kept = char + kept
+  }
+  return room > 1 ? `…${kept}` : ""
+}
+
 export const render = (label: string, done: number, total: number, elapsedSeconds: number, columns: number) => {
   const fraction = total === 0 ? 1 : done / total
   const rate = elapsedSeconds > 0 ? done / elapsedSeconds : 0
@@ -31,9 +42,10 @@ export const render = (label: string, done: number, total: number, elapsedSecond
   const numbers = `${String(Math.floor(fraction * 100)).padStart(3)}% [${bar}] ${formatBytes(done)}/${
     formatBytes(total)
   }  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`
-  const room = Math.max(0, columns - numbers.length - 2)
-  const name = label.length > room ? `…${label.slice(label.length - room + 1)}` : label
-  return `${name}  ${numbers}`.slice(0, columns - 1)
+  // The last column stays free: writing into it makes some terminals wrap, which breaks the redraw.
+  const width = columns - 1
+  const room = width - numbers.length - 2
+  return `${keepEnd(label, room)}  ${numbers}`.slice(0, width)
 }
 
 const silent: Progress = { advance: () => {} }
