@@ -59,7 +59,13 @@ interface Child {
   readonly waitForStderr: <A>(find: (stderr: string) => A | undefined) => Effect.Effect<A, Error>
 }
 
-const spawnChild = (bin: string, args: ReadonlyArray<string | number>, options: { readonly cwd?: string } = {}) =>
+interface SpawnOptions {
+  readonly cwd?: string
+  /** Variables set on top of the cleaned environment. */
+  readonly env?: Readonly<Record<string, string>>
+}
+
+const spawnChild = (bin: string, args: ReadonlyArray<string | number>, options: SpawnOptions = {}) =>
   Effect.gen(function*() {
     yield* requireBuilt(bin)
     const closed = yield* Deferred.make<Exited>()
@@ -68,7 +74,7 @@ const spawnChild = (bin: string, args: ReadonlyArray<string | number>, options: 
     let done = false
     const child = spawn(process.execPath, [bin, ...args.map(String)], {
       cwd: options.cwd ?? os.tmpdir(),
-      env: cleanEnvironment(),
+      env: { ...cleanEnvironment(), ...options.env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     child.stdout.setEncoding("utf8").on("data", (text: string) => stdout += text)
@@ -206,10 +212,11 @@ const stop = (child: Child) =>
  */
 export const startServer = (
   dir: string,
-  extraArgs: ReadonlyArray<string> = []
+  extraArgs: ReadonlyArray<string> = [],
+  options: Pick<SpawnOptions, "env"> = {}
 ): Effect.Effect<Server, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const child = yield* Effect.acquireRelease(spawnChild(SERVER_BIN, [HOST, 0, dir, ...extraArgs]), stop)
+    const child = yield* Effect.acquireRelease(spawnChild(SERVER_BIN, [HOST, 0, dir, ...extraArgs], options), stop)
     const port = yield* child.waitForStderr((stderr) => LISTENING.exec(stderr)?.[1]).pipe(
       Effect.orDie,
       bounded("15 seconds", "waiting for the server to listen")

@@ -23,6 +23,7 @@ import {
   runBinary,
   runClient,
   runServer,
+  type Server,
   SERVER_BIN,
   startServer,
   tempDir,
@@ -225,6 +226,43 @@ describe("server options", () => {
         expect.objectContaining({ message: `listening on 127.0.0.1:${server.port}`, logLevel: "INFO" })
       )
       expect(entries).toContainEqual(expect.objectContaining({ message: "GET ok.txt", logLevel: "INFO" }))
+    }))
+})
+
+describe("server settings from the environment", () => {
+  it.scopedLive("FERRY_* variables set the options, and the command line wins over them", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      const listening = (server: Server) => lines(server.stderr()).find((line) => line.includes("listening on"))
+      const fromEnvironment = yield* startServer(dir, [], {
+        env: { FERRY_CACHE_SIZE: "1MiB", FERRY_MAX_CONNECTIONS: "7", FERRY_LOG_FORMAT: "json" }
+      })
+      expect(JSON.parse(listening(fromEnvironment)!)).toMatchObject({
+        annotations: { cache: "1 MiB", maxConnections: 7 }
+      })
+      const overridden = yield* startServer(dir, ["--cache-size", "2MiB", "--log-format", "text"], {
+        env: { FERRY_CACHE_SIZE: "1MiB", FERRY_LOG_FORMAT: "json" }
+      })
+      expect(listening(overridden)).toMatch(/cache="2 MiB"/)
+    }))
+
+  it.scopedLive("FERRY_LOG_LEVEL sets the level, and --log-level wins over it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      // At debug level, a client that goes away is logged; at the default level it is not.
+      const hangUp = (server: Server) =>
+        Effect.scoped(Effect.flatMap(rawConnect(server.port), (c) => c.write(getRequest(""))))
+      const debug = yield* startServer(dir, [], { env: { FERRY_LOG_LEVEL: "debug" } })
+      yield* hangUp(debug)
+      yield* debug.waitForStderr((log) => log.includes("DEBUG") ? true : undefined).pipe(
+        bounded("10 seconds", "waiting for a debug line")
+      )
+      const info = yield* startServer(dir, ["--log-level", "info"], { env: { FERRY_LOG_LEVEL: "debug" } })
+      yield* hangUp(info)
+      yield* info.waitForStderr((log) => log.includes("bad request") ? true : undefined).pipe(
+        bounded("10 seconds", "waiting for the bad request's line")
+      )
+      expect(info.stderr()).not.toContain("DEBUG")
     }))
 })
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
+import * as TestClock from "effect/TestClock"
 import * as Progress from "../../src/programs/client/Progress.js"
 
 const KiB = 1024
@@ -51,4 +53,39 @@ describe("Progress.render", () => {
       expect(Progress.render("📄".repeat(60), 10, 100, 1, columns)).not.toMatch(loneSurrogate)
     }
   })
+})
+
+describe("Progress.make", () => {
+  const terminal = (isTTY: boolean) => {
+    const written: Array<string> = []
+    const stream = { isTTY, columns: 100, write: (text: string) => written.push(text) > 0 }
+    return { written, stream: stream as unknown as NodeJS.WriteStream }
+  }
+
+  const showProgress = (enabled: boolean, stream: NodeJS.WriteStream) =>
+    Effect.scoped(Effect.gen(function*() {
+      const progress = yield* Progress.make({ label: "file.bin", total: 4 * MiB, enabled, stream })
+      progress.advance(MiB)
+      yield* TestClock.adjust("1 second")
+      progress.advance(MiB)
+      yield* TestClock.adjust("1 second")
+    }))
+
+  it.effect("redraws one line on a terminal as bytes arrive, and clears it at the end", () =>
+    Effect.gen(function*() {
+      const { stream, written } = terminal(true)
+      yield* showProgress(true, stream)
+      expect(written.some((line) => line.startsWith("\rfile.bin   25% [") && line.includes("1 MiB/s"))).toBe(true)
+      expect(written.some((line) => line.includes(" 50% [") && line.includes("2 MiB/4 MiB"))).toBe(true)
+      expect(written.at(-1)).toBe("\r\x1b[K")
+    }))
+
+  it.effect("draws nothing when the stream is not a terminal, or when turned off", () =>
+    Effect.gen(function*() {
+      const notTerminal = terminal(false)
+      yield* showProgress(true, notTerminal.stream)
+      const quiet = terminal(true)
+      yield* showProgress(false, quiet.stream)
+      expect([...notTerminal.written, ...quiet.written]).toEqual([])
+    }))
 })

@@ -2,6 +2,7 @@
  * A one-line progress display for a download (bytes, percentage, rate, time left), redrawn a few
  * times a second on stderr, and cleared when the download ends.
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { formatBytes } from "../../format/ByteSize.js"
@@ -63,10 +64,10 @@ export const make = (options: {
   Effect.gen(function*() {
     const stream = options.stream ?? process.stderr
     if (!options.enabled || !stream.isTTY) return silent
-    const started = Date.now()
+    const started = yield* Clock.currentTimeMillis
     let done = 0
-    const draw = Effect.sync(() => {
-      const line = render(options.label, done, options.total, (Date.now() - started) / 1000, stream.columns ?? 80)
+    const draw = Effect.map(Clock.currentTimeMillis, (now) => {
+      const line = render(options.label, done, options.total, (now - started) / 1000, stream.columns || 80)
       stream.write(`\r${line}\x1b[K`)
     })
     yield* Effect.forkScoped(Effect.repeat(draw, Schedule.spaced(REDRAW)))

@@ -106,6 +106,7 @@ export const handleConnection = (connection: ServerConnection) => {
   const reader = ByteReader.make(connection.read)
   const nextRequest = Effect.raceFirst(Codec.readRequest(reader), Effect.as(connection.draining, Option.none()))
   return Effect.gen(function*() {
+    yield* Effect.logDebug("connection opened")
     while (true) {
       const request = yield* nextRequest
       if (Option.isNone(request)) break
@@ -115,8 +116,9 @@ export const handleConnection = (connection: ServerConnection) => {
   }).pipe(
     Effect.catchTags({
       ProtocolError: (error) => refuse(connection, error),
-      ConnectionError: (error) => Effect.logDebug(`connection ended: ${error.message}`)
+      ConnectionError: (error) => Effect.logDebug(`connection lost: ${error.message}`)
     }),
+    Effect.ensuring(Effect.logDebug("connection closed")),
     Effect.annotateLogs("peer", connection.peer)
   )
 }
