@@ -35,9 +35,14 @@ export const clientFailure = (
   const fail = (code: readonly [number, string], message: string) => exitWith(program, code[0], message)
   switch (error._tag) {
     case "ConnectionError":
-      return error.reason === "Refused"
-        ? fail(EXIT_CODES.connect, `cannot connect to ${where} (${error.message}): is the server running there?`)
-        : fail(EXIT_CODES.connectionLost, `connection to ${where} lost (${error.message}): ${NOTHING_SAVED}`)
+      switch (error.reason) {
+        case "Refused":
+          return fail(EXIT_CODES.connect, `cannot connect to ${where} (${error.message}): is the server running there?`)
+        case "Stalled":
+          return fail(EXIT_CODES.connectionLost, `${where} stopped sending (try a longer --timeout): ${NOTHING_SAVED}`)
+        default:
+          return fail(EXIT_CODES.connectionLost, `connection to ${where} lost (${error.message}): ${NOTHING_SAVED}`)
+      }
     case "ProtocolError":
       return error.reason === "Truncated"
         ? fail(EXIT_CODES.connectionLost, `connection to ${where} closed mid-response: ${NOTHING_SAVED}`)
@@ -59,6 +64,8 @@ export const clientFailure = (
               return fail(EXIT_CODES.notFound, `no such file on ${where}: ${printable(name)}`)
             case Codec.Status.Busy:
               return fail(EXIT_CODES.busy, `${where} is busy: try again later`)
+            case Codec.Status.Timeout:
+              return fail(EXIT_CODES.server, `${where} gave up waiting for the request: try again`)
             default:
               return fail(EXIT_CODES.server, `${where} refused the request: ${printable(error.message)}`)
           }

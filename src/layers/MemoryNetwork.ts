@@ -95,7 +95,8 @@ const open = ({ incoming, outgoing, peer }: Endpoint): Effect.Effect<Connection,
       peer,
       read: receive(incoming),
       write: (...chunks: ReadonlyArray<Uint8Array>) => send(outgoing, chunks),
-      end: finish(outgoing)
+      end: finish(outgoing),
+      unsent: Effect.map(STM.commit(TRef.get(outgoing)), (state) => state.bytes)
     }),
     () => abort(incoming, outgoing)
   )

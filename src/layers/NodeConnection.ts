@@ -128,5 +128,5 @@ const fromSocket = (socket: Net.Socket): Connection => {
       return Effect.sync(removeListeners)
     })
 
-  return { peer, read, write, end }
+  return { peer, read, write, end, unsent: Effect.sync(() => socket.writableLength) }
 }

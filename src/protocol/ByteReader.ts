@@ -11,6 +11,8 @@ export interface ByteReader<E> {
   readonly atEnd: Effect.Effect<boolean, E>
   /** Exactly `n` bytes; fails with a `Truncated` protocol error if the source ends first. */
   readonly exactly: (n: number) => Effect.Effect<Uint8Array, E | ProtocolError>
+  /** How many bytes have come from the source so far, read or not. */
+  readonly received: () => number
   /** Between 1 and `max` bytes, without copying where possible; fails `Truncated` at the end. */
   readonly upTo: (max: number) => Effect.Effect<Uint8Array, E | ProtocolError>
 }
@@ -18,6 +20,7 @@ export interface ByteReader<E> {
 export const make = <E>(pull: Effect.Effect<Option.Option<Uint8Array>, E>): ByteReader<E> => {
   const pending: Array<Uint8Array> = []
   let buffered = 0
+  let received = 0
   let ended = false
 
   // Reads one more chunk into `pending`; false once the source has ended.
@@ -30,6 +33,7 @@ export const make = <E>(pull: Effect.Effect<Option.Option<Uint8Array>, E>): Byte
       if (chunk.value.length > 0) {
         pending.push(chunk.value)
         buffered += chunk.value.length
+        received += chunk.value.length
       }
       return true
     })
@@ -82,7 +86,7 @@ export const make = <E>(pull: Effect.Effect<Option.Option<Uint8Array>, E>): Byte
       return Effect.flatMap(fill, (more) => more ? upTo(max) : Effect.fail(truncated(max)))
     })
 
-  return { atEnd, exactly, upTo }
+  return { atEnd, exactly, upTo, received: () => received }
 }
 
 /** A reader over chunks already in memory, for decoding and for tests. */

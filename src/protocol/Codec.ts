@@ -5,6 +5,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { MAX_NAME_BYTES } from "../services/FileName.js"
 import type { ByteReader } from "./ByteReader.js"
 import { ProtocolError } from "./ProtocolError.js"
@@ -20,9 +21,10 @@ export { MAX_NAME_BYTES }
 export const MAX_MESSAGE_BYTES = 1024
 export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024
 export const MAX_LISTING_BYTES = 16 * 1024 * 1024
+export const MAX_STATS_BYTES = 64 * 1024
 export const DIGEST_BYTES = 32
 
-export const Kind = { Get: 1, List: 2 } as const
+export const Kind = { Get: 1, List: 2, Stats: 3 } as const
 export type Kind = typeof Kind[keyof typeof Kind]
 
 export const Status = {
@@ -32,18 +34,20 @@ export const Status = {
   TooLarge: 3,
   UnsupportedVersion: 4,
   Busy: 5,
-  InternalError: 6
+  InternalError: 6,
+  Timeout: 7
 } as const
 export type Status = typeof Status[keyof typeof Status]
 export type FailureStatus = Exclude<Status, typeof Status.Ok>
 
 export const statusName = (status: Status): string => Object.entries(Status).find(([, code]) => code === status)![0]
 
-const isFailureStatus = (code: number): code is FailureStatus => code > Status.Ok && code <= Status.InternalError
+const isFailureStatus = (code: number): code is FailureStatus => code > Status.Ok && code <= Status.Timeout
 
 export type Request = Data.TaggedEnum<{
   Get: { readonly name: string }
   List: {}
+  Stats: {}
 }>
 export const Request = Data.taggedEnum<Request>()
 
@@ -56,6 +60,8 @@ export type Response = Data.TaggedEnum<{
   /** A file follows: its body (see `readBody`), then its trailer. */
   File: { readonly size: number }
   Listing: { readonly entries: ReadonlyArray<ListingEntry>; readonly total: number }
+  /** The server's counters and gauges, by name. */
+  Stats: { readonly stats: Readonly<Record<string, number>> }
   Failure: { readonly status: FailureStatus; readonly message: string }
 }>
 export const Response = Data.taggedEnum<Response>()
@@ -123,11 +129,14 @@ const checkPrefix = (prefix: Uint8Array): Effect.Effect<void, ProtocolError> => 
 
 // Requests
 
+/** The kind byte of a request. */
+export const kindOf = (request: Request): Kind => Kind[request._tag]
+
 export const encodeRequest = (request: Request): Uint8Array => {
   const payload = request._tag === "Get" ? utf8.encode(request.name) : new Uint8Array(0)
   const bytes = new Uint8Array(REQUEST_HEADER_BYTES + payload.length)
   bytes.set(PREFIX)
-  bytes[4] = request._tag === "Get" ? Kind.Get : Kind.List
+  bytes[4] = kindOf(request)
   writeU32(bytes, 5, payload.length)
   bytes.set(payload, REQUEST_HEADER_BYTES)
   return bytes
@@ -156,6 +165,10 @@ export const readRequest = <E>(reader: ByteReader<E>): Effect.Effect<Option.Opti
       case Kind.List: {
         if (length !== 0) return yield* malformed("list request with a payload")
         return Option.some(Request.List())
+      }
+      case Kind.Stats: {
+        if (length !== 0) return yield* malformed("stats request with a payload")
+        return Option.some(Request.Stats())
       }
       default:
         return yield* malformed(`unknown request kind ${kind}`)
@@ -232,6 +245,26 @@ export const encodeListing = (entries: ReadonlyArray<ListingEntry>): Uint8Array 
   return bytes
 }
 
+/** Statistics as a JSON object of numbers: names can be added without a new protocol version. */
+export const encodeStats = (stats: Readonly<Record<string, number>>): Uint8Array => {
+  const payload = utf8.encode(JSON.stringify(stats))
+  const bytes = responseHead(Status.Ok, Kind.Stats, 4 + payload.length)
+  writeU32(bytes, 6, payload.length)
+  bytes.set(payload, 10)
+  return bytes
+}
+
+const StatsPayload = Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Number }))
+
+const decodeStats = (payload: Uint8Array): Effect.Effect<Response, ProtocolError> =>
+  decodeUtf8(payload, "statistics").pipe(
+    Effect.flatMap(Schema.decode(StatsPayload)),
+    Effect.mapError((error) =>
+      error._tag === "ProtocolError" ? error : malformed("statistics are not a JSON object of numbers")
+    ),
+    Effect.map((stats) => Response.Stats({ stats }))
+  )
+
 const decodeListing = (payload: Uint8Array): Effect.Effect<Response, ProtocolError> =>
   Effect.gen(function*() {
     if (payload.length < 8) return yield* malformed("listing too short")
@@ -280,6 +313,10 @@ export const readResponse = <E>(reader: ByteReader<E>, kind: Kind): Effect.Effec
       return Response.File({ size })
     }
     const length = readU32(yield* reader.exactly(4), 0)
+    if (kind === Kind.Stats) {
+      if (length > MAX_STATS_BYTES) return yield* tooLarge(`statistics of ${length} bytes are over the limit`)
+      return yield* decodeStats(yield* reader.exactly(length))
+    }
     if (length > MAX_LISTING_BYTES) {
       return yield* tooLarge(`listing of ${length} bytes is over the limit`)
     }

@@ -10,9 +10,10 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
   /**
    * - `Refused`: the connection could not be opened;
    * - `Closed`: the peer closed or reset it while data was still due;
+   * - `Stalled`: the peer stopped taking data, or sending it, for too long;
    * - `Failed`: any other network error.
    */
-  readonly reason: "Refused" | "Closed" | "Failed"
+  readonly reason: "Refused" | "Closed" | "Stalled" | "Failed"
   readonly cause?: unknown
 }> {
   override get message(): string {
@@ -22,6 +23,8 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
         return `could not connect${detail}`
       case "Closed":
         return "connection closed by peer"
+      case "Stalled":
+        return "connection stalled: no progress for too long"
       case "Failed":
         return `connection failed${detail}`
     }
@@ -41,4 +44,9 @@ export interface Connection {
   readonly write: (...chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError>
   /** Finishes sending: completes once everything written has been handed to the network. */
   readonly end: Effect.Effect<void, ConnectionError>
+  /**
+   * Bytes written but not yet handed to the network. While a write waits, this only goes down
+   * as the peer takes data: when it stays put, the peer has stopped reading.
+   */
+  readonly unsent: Effect.Effect<number>
 }

@@ -99,11 +99,11 @@ const bigFile = Layer.scoped(
 // Built without the test services: these tests run on real time, like `it.live`.
 layer(bigFile, { excludeTestServices: true })("SIGTERM", (it) => {
   it.scoped.each([
-    { from: "streamed from disk", source: "stream", args: [] },
-    { from: "cached in memory", source: "load", args: ["--cache-size", "128MiB"] }
+    { from: "streamed from disk", cache: "bypass", args: [] },
+    { from: "cached in memory", cache: "miss", args: ["--cache-size", "128MiB"] }
   ])(
     "a transfer in flight, $from, completes, new connections are refused, the server exits 0",
-    ({ args, source }) =>
+    ({ args, cache }) =>
       Effect.gen(function*() {
         const { dir, sha256 } = yield* BigFile
         const server = yield* startServer(dir, [...args, "--grace-period", "60 seconds"])
@@ -141,7 +141,7 @@ layer(bigFile, { excludeTestServices: true })("SIGTERM", (it) => {
         const exited = yield* server.exited.pipe(bounded("10 seconds", "waiting for the server to exit"))
         expect(exited, server.stderr()).toEqual({ code: 0, signal: null })
         expect(server.stderr(), "the file went the way the test meant").toMatch(
-          new RegExp(`GET big\\.bin .*source=${source}`)
+          new RegExp(`GET big\\.bin .*cache=${cache}`)
         )
       })
   )

@@ -153,7 +153,8 @@ export const readFetched = (reader: ByteReader.ByteReader<Error>): Effect.Effect
         return { _tag: "File", bytes: Buffer.concat(chunks), trailer } as const
       }
       case "Listing":
-        return yield* Effect.dieMessage("a listing in answer to a GET")
+      case "Stats":
+        return yield* Effect.dieMessage(`a ${response._tag} response in answer to a GET`)
     }
   })
 

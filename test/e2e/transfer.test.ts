@@ -175,7 +175,7 @@ layer(served, { excludeTestServices: true })("transfer", (it) => {
       }).pipe(bounded("10 seconds", "waiting for the server to log 50 requests"))
       expect(served).toHaveLength(50)
       // Loaded from disk once, whoever asked first; the others waited for that load.
-      expect(served.filter((line) => line.includes("source=load"))).toHaveLength(1)
-      expect(served.filter((line) => line.includes("source=hit"))).toHaveLength(49)
+      expect(served.filter((line) => line.includes("cache=miss"))).toHaveLength(1)
+      expect(served.filter((line) => line.includes("cache=hit"))).toHaveLength(49)
     }))
 })

@@ -30,7 +30,12 @@ const sha256 = (data: Uint8Array) => new Uint8Array(createHash("sha256").update(
 
 /** Runs the server in the background for the rest of the test's scope. */
 const startServer = (options: { maxConnections?: number } = {}) =>
-  Effect.forkScoped(serve({ maxConnections: options.maxConnections ?? 16, gracePeriod: "5 seconds" }))
+  Effect.forkScoped(serve({
+    maxConnections: options.maxConnections ?? 16,
+    gracePeriod: "5 seconds",
+    requestTimeout: "10 seconds",
+    stallTimeout: "30 seconds"
+  }))
 
 /** A client connection speaking the raw protocol. */
 const connect = Effect.gen(function*() {

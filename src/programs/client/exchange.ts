@@ -1,4 +1,5 @@
 /** Opening a connection to a server and sending it one request, shared by every client command. */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ByteReader from "../../protocol/ByteReader.js"
 import * as Codec from "../../protocol/Codec.js"
@@ -9,8 +10,11 @@ import { TransferError } from "./errors.js"
 export interface ServerAddress {
   readonly host: string
   readonly port: number
+  /** How long the server may send nothing while an answer is due (default `DEFAULT_TIMEOUT`). */
+  readonly timeout?: Duration.DurationInput
 }
 
+export const DEFAULT_TIMEOUT = "30 seconds"
 const CONNECT_TIMEOUT = "10 seconds"
 
 /** Connects, sends `request` and reads the head of the response; the connection lives in the scope. */
@@ -24,8 +28,14 @@ export const exchange = (server: ServerAddress, request: Codec.Request) =>
       })
     )
     yield* connection.write(Codec.encodeRequest(request))
-    const reader = ByteReader.make(connection.read)
-    const response = yield* Codec.readResponse(reader, request._tag === "Get" ? Codec.Kind.Get : Codec.Kind.List)
+    // A server that stops sending must not leave the client waiting forever.
+    const reader = ByteReader.make(connection.read.pipe(
+      Effect.timeoutFail({
+        duration: server.timeout ?? DEFAULT_TIMEOUT,
+        onTimeout: () => new ConnectionError({ reason: "Stalled" })
+      })
+    ))
+    const response = yield* Codec.readResponse(reader, Codec.kindOf(request))
     if (response._tag === "Failure") {
       return yield* new TransferError({ reason: "Refused", status: response.status, detail: response.message })
     }

@@ -1,89 +1,30 @@
 /**
- * One connection's life: read a request, answer it, repeat until the client is done or the server
- * drains. A client that misbehaves gets an error reply and loses its connection, nothing more.
+ * One connection's life: read a request, answer it, repeat until the client is done, falls silent,
+ * or the server drains. A client that misbehaves gets an error reply and loses its connection,
+ * nothing more; one that stops reading is dropped.
  */
-import * as Duration from "effect/Duration"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { printable } from "../../format/Printable.js"
 import * as ByteReader from "../../protocol/ByteReader.js"
 import * as Codec from "../../protocol/Codec.js"
 import type { ProtocolError } from "../../protocol/ProtocolError.js"
-import { Cache } from "../../services/Cache.js"
-import type { Connection, ConnectionError } from "../../services/Connection.js"
-import type { FileStore, FileStoreError } from "../../services/FileStore.js"
-import type { LockManager } from "../../services/LockManager.js"
 import type { ServerConnection } from "../../services/SocketServer.js"
 import { closeWith } from "./closeWith.js"
-import { Content, fetchFile } from "./fetchFile.js"
-import { sendCached, sendStreamed } from "./sendFile.js"
+import { guardStalls } from "./guardStalls.js"
+import { respond } from "./respond.js"
+import { count } from "./ServerMetrics.js"
 
-/** How a request went, for its log line. */
-interface Outcome {
-  readonly status: Codec.Status
-  readonly bytes: number
-  readonly source?: "hit" | "load" | "stream"
-  readonly detail?: string
+export interface ConnectionLimits {
+  /** How long a client has to send a whole request, from connecting or from the previous response. */
+  readonly requestTimeout: Duration.DurationInput
+  /** How long a client may take nothing while a response waits to be sent. */
+  readonly stallTimeout: Duration.DurationInput
 }
 
-const failure = (connection: Connection, kind: number, status: Codec.FailureStatus, message: string) =>
-  Effect.as(connection.write(Codec.encodeFailure(kind, status, message)), { status, bytes: 0, detail: message })
-
-const failedFetch = (connection: Connection, error: FileStoreError): Effect.Effect<Outcome, ConnectionError> =>
-  error.reason === "NotFound"
-    ? failure(connection, Codec.Kind.Get, Codec.Status.NotFound, error.message)
-    : failure(connection, Codec.Kind.Get, Codec.Status.InternalError, error.message)
-
-const serveGet = (connection: Connection, name: string) =>
-  Effect.scoped(
-    Effect.matchEffect(fetchFile(name), {
-      onFailure: (error) => failedFetch(connection, error),
-      onSuccess: (content) => send(connection, content)
-    })
-  )
-
-const send = (connection: Connection, content: Content): Effect.Effect<Outcome, ConnectionError, FileStore> => {
-  switch (content._tag) {
-    case "Cached":
-      return Effect.map(sendCached(connection, content.file), (sent) => ({
-        status: Codec.Status.Ok,
-        bytes: sent.bytes,
-        source: content.loaded ? "load" : "hit"
-      }))
-    case "Streamed":
-      return Effect.map(sendStreamed(connection, content.info), (sent) => ({
-        status: sent.aborted === undefined ? Codec.Status.Ok : Codec.Status.InternalError,
-        bytes: sent.bytes,
-        source: "stream",
-        ...(sent.aborted === undefined ? {} : { detail: sent.aborted })
-      }))
-  }
-}
-
-const serveList = (connection: Connection) =>
-  Effect.flatMap(Cache, (cache) => cache.list).pipe(
-    Effect.flatMap((entries) => connection.write(Codec.encodeListing(entries))),
-    Effect.as<Outcome>({ status: Codec.Status.Ok, bytes: 0 })
-  )
-
-const respond = (
-  connection: Connection,
-  request: Codec.Request
-): Effect.Effect<void, ConnectionError, FileStore | Cache | LockManager> =>
-  Effect.gen(function*() {
-    const [elapsed, outcome] = yield* Effect.timed(
-      request._tag === "Get" ? serveGet(connection, request.name) : serveList(connection)
-    )
-    yield* Effect.logInfo(request._tag === "Get" ? `GET ${printable(request.name)}` : "LIST").pipe(
-      Effect.annotateLogs({
-        status: Codec.statusName(outcome.status),
-        bytes: outcome.bytes,
-        ms: Math.round(Duration.toMillis(elapsed)),
-        ...(outcome.source === undefined ? {} : { source: outcome.source }),
-        ...(outcome.detail === undefined ? {} : { detail: outcome.detail })
-      })
-    )
-  })
+/** The request deadline passed: `idle` when not a byte of a request had arrived. */
+class RequestTimeout extends Data.TaggedError("RequestTimeout")<{ readonly idle: boolean }> {}
 
 const statusFor = (error: ProtocolError): Codec.FailureStatus => {
   switch (error.reason) {
@@ -96,15 +37,22 @@ const statusFor = (error: ProtocolError): Codec.FailureStatus => {
   }
 }
 
-/** Replies to a request that could not be read, then closes: the stream cannot be trusted after it. */
-const refuse = (connection: Connection, error: ProtocolError) =>
-  Effect.logWarning(`bad request: ${error.message}`).pipe(
-    Effect.zipRight(closeWith(connection, Codec.encodeFailure(0, statusFor(error), error.message)))
-  )
-
-export const handleConnection = (connection: ServerConnection) => {
+export const handleConnection = (accepted: ServerConnection, limits: ConnectionLimits) => {
+  const connection = guardStalls(accepted, limits.stallTimeout)
   const reader = ByteReader.make(connection.read)
-  const nextRequest = Effect.raceFirst(Codec.readRequest(reader), Effect.as(connection.draining, Option.none()))
+
+  // One deadline for the whole request: a client trickling bytes does not push it back.
+  const nextRequest = Effect.suspend(() => {
+    const receivedBefore = reader.received()
+    return Codec.readRequest(reader).pipe(
+      Effect.timeoutFail({
+        duration: limits.requestTimeout,
+        onTimeout: () => new RequestTimeout({ idle: reader.received() === receivedBefore })
+      }),
+      Effect.raceFirst(Effect.as(connection.draining, Option.none()))
+    )
+  })
+
   return Effect.gen(function*() {
     yield* Effect.logDebug("connection opened")
     while (true) {
@@ -115,10 +63,26 @@ export const handleConnection = (connection: ServerConnection) => {
     yield* connection.end
   }).pipe(
     Effect.catchTags({
-      ProtocolError: (error) => refuse(connection, error),
-      ConnectionError: (error) => Effect.logDebug(`connection lost: ${error.message}`)
+      ProtocolError: (error) =>
+        Effect.logWarning(`bad request: ${error.message}`).pipe(
+          // The stream cannot be trusted after a bad request: answer, then close.
+          Effect.zipRight(closeWith(connection, Codec.encodeFailure(0, statusFor(error), error.message)))
+        ),
+      RequestTimeout: ({ idle }) =>
+        count("timeouts").pipe(Effect.zipRight(
+          idle
+            ? Effect.logDebug("idle connection closed")
+            : Effect.logWarning("request not received in time").pipe(Effect.zipRight(closeWith(
+              connection,
+              Codec.encodeFailure(0, Codec.Status.Timeout, "the request did not arrive in time")
+            )))
+        )),
+      ConnectionError: (error) =>
+        error.reason === "Stalled"
+          ? count("stalls").pipe(Effect.zipRight(Effect.logWarning("client stopped reading: dropped")))
+          : Effect.logDebug(`connection lost: ${error.message}`)
     }),
     Effect.ensuring(Effect.logDebug("connection closed")),
-    Effect.annotateLogs("peer", connection.peer)
+    Effect.annotateLogs("client", connection.peer)
   )
 }

@@ -4,41 +4,58 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { formatBytes } from "../../format/ByteSize.js"
 import * as Codec from "../../protocol/Codec.js"
 import { Cache } from "../../services/Cache.js"
 import { type ServerConnection, SocketServer } from "../../services/SocketServer.js"
 import { closeWith } from "./closeWith.js"
-import { handleConnection } from "./handleConnection.js"
+import { type ConnectionLimits, handleConnection } from "./handleConnection.js"
+import * as ServerMetrics from "./ServerMetrics.js"
 
-export interface ServeOptions {
+export interface ServeOptions extends ConnectionLimits {
   readonly maxConnections: number
   readonly gracePeriod: Duration.DurationInput
 }
 
 const turnAway = (connection: ServerConnection) =>
   Effect.logWarning("too many connections: turned away").pipe(
+    Effect.zipRight(ServerMetrics.count("turnedAway")),
     Effect.zipRight(closeWith(
       connection,
       Codec.encodeFailure(0, Codec.Status.Busy, "server busy: too many connections, try again later")
     )),
-    Effect.annotateLogs("peer", connection.peer)
+    Effect.annotateLogs("client", connection.peer)
   )
 
 export const serve = (options: ServeOptions) =>
   Effect.gen(function*() {
     const server = yield* SocketServer
     const cache = yield* Cache
+    const metrics = yield* ServerMetrics.ServerMetrics
     const slots = yield* Effect.makeSemaphore(options.maxConnections)
+    // Counted while its handler runs, whatever becomes of it.
+    const active = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.acquireUseRelease(
+        Metric.increment(metrics.activeConnections),
+        () => effect,
+        () => Metric.modify(metrics.activeConnections, -1)
+      )
+
     yield* Effect.logInfo(`listening on ${server.address.host}:${server.address.port}`).pipe(
       Effect.annotateLogs({ cache: formatBytes(cache.capacity), maxConnections: options.maxConnections })
     )
     return yield* server.serve(
       (connection) =>
-        slots.withPermitsIfAvailable(1)(handleConnection(connection)).pipe(
-          Effect.flatMap(Option.match({ onNone: () => turnAway(connection), onSome: () => Effect.void }))
+        ServerMetrics.count("connections").pipe(
+          Effect.zipRight(slots.withPermitsIfAvailable(1)(handleConnection(connection, options))),
+          Effect.flatMap(Option.match({ onNone: () => turnAway(connection), onSome: () => Effect.void })),
+          active
         ),
       { gracePeriod: options.gracePeriod }
     )
-  }).pipe(Effect.onInterrupt(() => Effect.logInfo("stopped")))
+  }).pipe(
+    Effect.provideServiceEffect(ServerMetrics.ServerMetrics, ServerMetrics.make),
+    Effect.onInterrupt(() => Effect.logInfo("stopped"))
+  )

@@ -1,0 +1,95 @@
+/** The server's arguments and options, each option with an environment variable and a stated default. */
+import * as Args from "@effect/cli/Args"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { parseBytes } from "../format/ByteSize.js"
+import { LOG_FORMATS } from "./logging.js"
+
+export const DEFAULTS = {
+  cacheSize: "64MiB",
+  maxConnections: 1024,
+  requestTimeout: "10 seconds",
+  stallTimeout: "30 seconds",
+  gracePeriod: "10 seconds"
+} as const
+
+export const host = Args.text({ name: "host" }).pipe(
+  Args.withDescription("The address to listen on (e.g. localhost, 0.0.0.0).")
+)
+export const port = Args.integer({ name: "port" }).pipe(
+  Args.withDescription("The TCP port to listen on (0 picks a free one, shown in the log)."),
+  Args.mapEffect((port) =>
+    port >= 0 && port <= 65535 ? Effect.succeed(port) : Effect.fail(HelpDoc.p("PORT must be between 0 and 65535"))
+  )
+)
+export const directory = Args.text({ name: "dir" }).pipe(Args.withDescription("The directory whose files are served."))
+
+const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
+
+export const cacheSize = Options.text("cache-size").pipe(
+  Options.withFallbackConfig(Config.string("FERRY_CACHE_SIZE")),
+  Options.withDefault(DEFAULTS.cacheSize),
+  Options.withDescription(
+    "Memory for cached file contents: a number of bytes with an optional unit (k, m, g: powers of 1024, " +
+      "so 64MiB, 512k, 1g). Env: FERRY_CACHE_SIZE."
+  ),
+  Options.mapEffect((text) =>
+    Either.match(parseBytes(text), {
+      onLeft: (message) => invalid(`--cache-size: ${message}`),
+      onRight: (bytes) => bytes > 0 ? Effect.succeed(bytes) : invalid("--cache-size must be more than 0 bytes")
+    })
+  )
+)
+export const maxConnections = Options.integer("max-connections").pipe(
+  Options.withFallbackConfig(Config.integer("FERRY_MAX_CONNECTIONS")),
+  Options.withDefault(DEFAULTS.maxConnections),
+  Options.withDescription(
+    "Connections served at once; one more gets a \"busy\" reply and is closed. Env: FERRY_MAX_CONNECTIONS."
+  ),
+  Options.mapEffect((n) => n >= 1 ? Effect.succeed(n) : invalid("--max-connections must be at least 1"))
+)
+/** A duration option such as "10 seconds" or "500 millis", with its environment variable and default. */
+const durationOption = (name: string, variable: string, fallback: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withFallbackConfig(Config.string(variable)),
+    Options.withDefault(fallback),
+    Options.withDescription(`${description} Env: ${variable}.`),
+    Options.mapEffect((text) => {
+      const decoded = Duration.decodeUnknown(text)
+      return Option.isSome(decoded) && Duration.greaterThan(decoded.value, Duration.zero)
+        ? Effect.succeed(decoded.value)
+        : invalid(`--${name}: "${text}" is not a duration, e.g. "${fallback}"`)
+    })
+  )
+
+export const requestTimeout = durationOption(
+  "request-timeout",
+  "FERRY_REQUEST_TIMEOUT",
+  DEFAULTS.requestTimeout,
+  "How long a client has to send a whole request, after connecting or after the previous response; " +
+    "an idle connection is closed when it runs out."
+)
+export const stallTimeout = durationOption(
+  "stall-timeout",
+  "FERRY_STALL_TIMEOUT",
+  DEFAULTS.stallTimeout,
+  "How long a client may read nothing while a response is being sent before it is dropped."
+)
+export const gracePeriod = durationOption(
+  "grace-period",
+  "FERRY_GRACE_PERIOD",
+  DEFAULTS.gracePeriod,
+  "On SIGINT/SIGTERM, how long transfers in flight may take to finish."
+)
+
+export const logFormat = Options.choice("log-format", LOG_FORMATS).pipe(
+  Options.withFallbackConfig(Config.literal(...LOG_FORMATS)("FERRY_LOG_FORMAT")),
+  Options.withDefault("text" as const),
+  Options.withDescription("Log lines as readable text or as JSON objects, on stderr. Env: FERRY_LOG_FORMAT.")
+)

@@ -1,0 +1,40 @@
+/**
+ * A client that stops reading must not hold a transfer, its cache pin and its file open forever:
+ * a write that sees the client take nothing for a whole stall timeout fails, ending the connection.
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import { type Connection, ConnectionError } from "../../services/Connection.js"
+
+/**
+ * Waits for `sending` to complete, checking every `timeout` that the peer has taken something
+ * meanwhile. A slow client that keeps reading is never cut off, however long the transfer.
+ */
+const watch =
+  (connection: Connection, timeout: Duration.DurationInput) =>
+  <A>(sending: Effect.Effect<A, ConnectionError>): Effect.Effect<A, ConnectionError> =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(sending)
+      let unsent = yield* connection.unsent
+      while (true) {
+        const done = yield* Effect.timeoutOption(Fiber.join(fiber), timeout)
+        if (Option.isSome(done)) return done.value
+        const now = yield* connection.unsent
+        if (now >= unsent) {
+          yield* Fiber.interrupt(fiber)
+          return yield* new ConnectionError({ reason: "Stalled" })
+        }
+        unsent = now
+      }
+    })
+
+export const guardStalls = <C extends Connection>(connection: C, timeout: Duration.DurationInput): C => {
+  const guarded = watch(connection, timeout)
+  return {
+    ...connection,
+    write: (...chunks: ReadonlyArray<Uint8Array>) => guarded(connection.write(...chunks)),
+    end: guarded(connection.end)
+  }
+}
