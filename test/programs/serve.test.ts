@@ -1,78 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
-import { createHash } from "node:crypto"
-import { lru } from "../../src/cache/Lru.js"
-import * as BoundedCache from "../../src/layers/BoundedCache.js"
-import * as MemoryFileStore from "../../src/layers/MemoryFileStore.js"
 import { MemoryFiles } from "../../src/layers/MemoryFileStore.js"
-import * as MemoryNetwork from "../../src/layers/MemoryNetwork.js"
-import * as SemaphoreLockManager from "../../src/layers/SemaphoreLockManager.js"
-import { serve } from "../../src/programs/server/serve.js"
-import * as ByteReader from "../../src/protocol/ByteReader.js"
 import * as Codec from "../../src/protocol/Codec.js"
 import { Cache } from "../../src/services/Cache.js"
-import { FileStore } from "../../src/services/FileStore.js"
-import { LockManager } from "../../src/services/LockManager.js"
-import { SocketClient } from "../../src/services/SocketClient.js"
-
-const world = (capacity: number) =>
-  Layer.mergeAll(
-    MemoryNetwork.layer,
-    MemoryFileStore.layer,
-    BoundedCache.layer({ capacity, policy: lru }),
-    SemaphoreLockManager.layer
-  )
-
-const bytes = (size: number, seed = 1) => Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff)
-const sha256 = (data: Uint8Array) => new Uint8Array(createHash("sha256").update(data).digest())
-
-/** Runs the server in the background for the rest of the test's scope. */
-const startServer = (options: { maxConnections?: number } = {}) =>
-  Effect.forkScoped(serve({
-    maxConnections: options.maxConnections ?? 16,
-    gracePeriod: "5 seconds",
-    requestTimeout: "10 seconds",
-    stallTimeout: "30 seconds"
-  }))
-
-/** A client connection speaking the raw protocol. */
-const connect = Effect.gen(function*() {
-  const client = yield* SocketClient
-  const connection = yield* client.connect("memory", 0)
-  const reader = ByteReader.make(connection.read)
-  return { connection, reader }
-})
-
-type Client = Effect.Effect.Success<typeof connect>
-
-/** Sends a GET and reads the whole answer: the file's bytes and how its body ended, or the failure. */
-const get = ({ connection, reader }: Client, name: string) =>
-  Effect.gen(function*() {
-    yield* connection.write(Codec.encodeRequest(Codec.Request.Get({ name })))
-    const response = yield* Codec.readResponse(reader, Codec.Kind.Get)
-    if (response._tag !== "File") return response
-    const chunks: Array<Uint8Array> = []
-    const trailer = yield* Codec.readBody(reader, response.size, (chunk) => Effect.sync(() => chunks.push(chunk)))
-    return { _tag: "Body" as const, bytes: Buffer.concat(chunks), trailer }
-  })
-
-/**
- * Waits until the server has let go of everything: no pins, no locks, no open files. Each round
- * lets every other fiber run; a leak makes it give up with what is still held.
- */
-const settled = Effect.gen(function*() {
-  const cache = yield* Cache
-  const locks = yield* LockManager
-  const files = yield* FileStore
-  for (let round = 0; round < 1000; round++) {
-    const [stats, held, handles] = yield* Effect.all([cache.stats, locks.held, files.openHandles])
-    if (stats.pinned === 0 && held === 0 && handles === 0) return
-    if (round === 999) expect({ pinned: stats.pinned, held, handles }).toEqual({ pinned: 0, held: 0, handles: 0 })
-    yield* Effect.yieldNow()
-  }
-})
+import { bytes, connect, get, settled, sha256, startServer, world } from "../support/serverWorld.js"
 
 describe("serve", () => {
   it.scoped("answers several requests on one connection, in order, from disk then from memory", () =>

@@ -2,10 +2,12 @@
  * How a request for a file is decided: served from the cache, loaded into it once however many
  * ask at the same time, or streamed from disk when it cannot be cached.
  */
+import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import { Cache, type CachedFile } from "../../services/Cache.js"
 import { type FileInfo, FileStore, type FileStoreError } from "../../services/FileStore.js"
@@ -14,13 +16,35 @@ import { LockManager } from "../../services/LockManager.js"
 export type Content = Data.TaggedEnum<{
   /** In memory and pinned for the request's scope; `loaded` when this request read the disk. */
   Cached: { readonly file: CachedFile; readonly loaded: boolean }
-  /** To be streamed from disk: larger than the whole cache, or no room beside pinned entries. */
-  Streamed: { readonly info: FileInfo; readonly reason: "too-large" | "no-room" }
+  /**
+   * To be streamed from disk: larger than the whole cache, or no room beside pinned entries. The
+   * file is already open and its first chunk read, so that a file gone since it was looked up is
+   * looked up again rather than half sent.
+   */
+  Streamed: {
+    readonly info: FileInfo
+    readonly reason: "too-large" | "no-room"
+    readonly body: Stream.Stream<Uint8Array, FileStoreError>
+  }
 }>
 export const Content = Data.taggedEnum<Content>()
 
 // A file that changes between being looked up and being read is looked up again, a few times.
 const CHANGED_RETRIES = 3
+
+/** Chunks read from disk per streamed file: what bounds the memory a streaming client costs. */
+export const STREAM_CHUNK_BYTES = 256 * 1024
+
+/** Opens `info` for streaming and reads its first chunk; the file stays open for the scope. */
+const openStream = (files: FileStore["Type"], info: FileInfo, reason: "too-large" | "no-room") =>
+  Effect.gen(function*() {
+    const pull = yield* Stream.toPull(files.stream(info, STREAM_CHUNK_BYTES))
+    const first = yield* pull.pipe(
+      Effect.catchAll(Option.match({ onNone: () => Effect.succeed(Chunk.empty<Uint8Array>()), onSome: Effect.fail }))
+    )
+    const body = Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull))
+    return Content.Streamed({ info, reason, body })
+  })
 
 const toCachedFile = (info: FileInfo, bytes: Uint8Array): CachedFile => ({
   info,
@@ -37,21 +61,22 @@ const attempt = (name: string): Effect.Effect<Content, FileStoreError, FileStore
     const info = yield* files.stat(name).pipe(
       Effect.tapError((error) => error.reason === "NotFound" ? cache.invalidate(name) : Effect.void)
     )
-    if (info.size > cache.capacity) return Content.Streamed({ info, reason: "too-large" })
+    if (info.size > cache.capacity) return yield* openStream(files, info, "too-large")
 
     const hit = yield* cache.lookup(info)
     if (Option.isSome(hit)) return Content.Cached({ file: hit.value, loaded: false })
 
-    return yield* locks.withLock(name)(Effect.gen(function*() {
+    const loaded = yield* locks.withLock(name)(Effect.gen(function*() {
       // Whoever held the lock before us may have just loaded it.
       const loadedMeanwhile = yield* cache.lookup(info)
-      if (Option.isSome(loadedMeanwhile)) return Content.Cached({ file: loadedMeanwhile.value, loaded: false })
+      if (Option.isSome(loadedMeanwhile)) {
+        return Option.some(Content.Cached({ file: loadedMeanwhile.value, loaded: false }))
+      }
       const admitted = yield* cache.admit(info, Effect.map(files.read(info), (bytes) => toCachedFile(info, bytes)))
-      return Option.match(admitted, {
-        onNone: () => Content.Streamed({ info, reason: "no-room" }),
-        onSome: (file) => Content.Cached({ file, loaded: true })
-      })
+      return Option.map(admitted, (file) => Content.Cached({ file, loaded: true }))
     }))
+    // No room beside pinned entries: stream it, outside the lock.
+    return Option.isSome(loaded) ? loaded.value : yield* openStream(files, info, "no-room")
   })
 
 /**

@@ -9,15 +9,17 @@ import * as Option from "effect/Option"
 import { type Connection, ConnectionError } from "../../services/Connection.js"
 
 /**
- * Waits for `sending` to complete, checking every `timeout` that the peer has taken something
- * meanwhile. A slow client that keeps reading is never cut off, however long the transfer.
+ * Waits for `sending`, which queues `queued` more bytes, checking every `timeout` that the peer
+ * has taken something meanwhile. A slow client that keeps reading is never cut off, however long
+ * the transfer.
  */
 const watch =
   (connection: Connection, timeout: Duration.DurationInput) =>
-  <A>(sending: Effect.Effect<A, ConnectionError>): Effect.Effect<A, ConnectionError> =>
+  <A>(sending: Effect.Effect<A, ConnectionError>, queued: number): Effect.Effect<A, ConnectionError> =>
     Effect.gen(function*() {
+      // Measured before the forked write runs: what it queues is added by hand.
+      let unsent = (yield* connection.unsent) + queued
       const fiber = yield* Effect.fork(sending)
-      let unsent = yield* connection.unsent
       while (true) {
         const done = yield* Effect.timeoutOption(Fiber.join(fiber), timeout)
         if (Option.isSome(done)) return done.value
@@ -34,7 +36,8 @@ export const guardStalls = <C extends Connection>(connection: C, timeout: Durati
   const guarded = watch(connection, timeout)
   return {
     ...connection,
-    write: (...chunks: ReadonlyArray<Uint8Array>) => guarded(connection.write(...chunks)),
-    end: guarded(connection.end)
+    write: (...chunks: ReadonlyArray<Uint8Array>) =>
+      guarded(connection.write(...chunks), chunks.reduce((sum, chunk) => sum + chunk.length, 0)),
+    end: guarded(connection.end, 0)
   }
 }

@@ -71,7 +71,8 @@ export const handleConnection = (accepted: ServerConnection, limits: ConnectionL
       RequestTimeout: ({ idle }) =>
         count("timeouts").pipe(Effect.zipRight(
           idle
-            ? Effect.logDebug("idle connection closed")
+            // Ended, not dropped: the client may not have read all of the previous response yet.
+            ? Effect.logDebug("idle connection closed").pipe(Effect.zipRight(Effect.ignore(connection.end)))
             : Effect.logWarning("request not received in time").pipe(Effect.zipRight(closeWith(
               connection,
               Codec.encodeFailure(0, Codec.Status.Timeout, "the request did not arrive in time")

@@ -34,7 +34,7 @@ const failedFetch = (connection: Connection, error: FileStoreError): Effect.Effe
     error.message
   )
 
-const send = (connection: Connection, content: Content): Effect.Effect<Outcome, ConnectionError, FileStore> => {
+const send = (connection: Connection, content: Content): Effect.Effect<Outcome, ConnectionError> => {
   switch (content._tag) {
     case "Cached":
       return Effect.map(sendCached(connection, content.file), (sent) => ({
@@ -43,7 +43,7 @@ const send = (connection: Connection, content: Content): Effect.Effect<Outcome, 
         cache: content.loaded ? "miss" : "hit"
       }))
     case "Streamed":
-      return Effect.map(sendStreamed(connection, content.info), (sent) => ({
+      return Effect.map(sendStreamed(connection, content.info, content.body), (sent) => ({
         status: sent.aborted === undefined ? Codec.Status.Ok : Codec.Status.InternalError,
         bytes: sent.bytes,
         cache: "bypass",

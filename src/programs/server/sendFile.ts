@@ -8,13 +8,10 @@ import { createHash } from "node:crypto"
 import * as Codec from "../../protocol/Codec.js"
 import type { CachedFile } from "../../services/Cache.js"
 import type { Connection, ConnectionError } from "../../services/Connection.js"
-import { type FileInfo, FileStore } from "../../services/FileStore.js"
+import type { FileInfo, FileStoreError } from "../../services/FileStore.js"
 
 /** Slices of a cached file per write: large enough to saturate loopback, small enough to interleave. */
 export const SEGMENT_BYTES = 1024 * 1024
-/** Chunks read from disk per streamed file: what bounds the memory a streaming client costs. */
-export const STREAM_CHUNK_BYTES = 256 * 1024
-
 /** What was sent: `aborted` says why the body was cut short, if it was. */
 export interface Sent {
   readonly bytes: number
@@ -41,19 +38,19 @@ export const sendCached = (connection: Connection, file: CachedFile): Effect.Eff
   })
 
 /**
- * Streams `info` from disk. If reading fails part-way, the body is ended with an aborted trailer,
- * so the client can tell the failure from a complete file and the connection stays usable.
+ * Streams a file's `body` from disk. If reading fails part-way, the body is ended with an aborted
+ * trailer, so the client can tell the failure from a complete file and the connection stays usable.
  */
 export const sendStreamed = (
   connection: Connection,
-  info: FileInfo
-): Effect.Effect<Sent, ConnectionError, FileStore> =>
+  info: FileInfo,
+  body: Stream.Stream<Uint8Array, FileStoreError>
+): Effect.Effect<Sent, ConnectionError> =>
   Effect.gen(function*() {
-    const files = yield* FileStore
     const hash = createHash("sha256")
     let sent = 0
     yield* connection.write(Codec.encodeFileHead(info.size))
-    return yield* files.stream(info, STREAM_CHUNK_BYTES).pipe(
+    return yield* body.pipe(
       Stream.runForEach((chunk) => {
         hash.update(chunk)
         sent += chunk.length
