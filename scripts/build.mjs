@@ -1,13 +1,20 @@
 // Bundles each entry point in src/bin/ into dist/bin/ with esbuild: one file to parse at start-up
-// instead of hundreds of modules, which is what makes the client start fast.
+// instead of hundreds of modules, which is what makes the client start fast. The benchmarks'
+// entry points (bench/<name>/main.ts) become dist/bench/<name>.js.
 import { build } from "esbuild"
 import { readdir } from "node:fs/promises"
 
-const entries = (await readdir("src/bin")).filter((file) => file.endsWith(".ts")).map((file) => `src/bin/${file}`)
+const bins = (await readdir("src/bin")).filter((file) => file.endsWith(".ts"))
+const benches = (await readdir("bench", { withFileTypes: true })).filter((entry) => entry.isDirectory())
+
+const entries = [
+  ...bins.map((file) => ({ in: `src/bin/${file}`, out: `bin/${file.replace(/\.ts$/, "")}` })),
+  ...benches.map((dir) => ({ in: `bench/${dir.name}/main.ts`, out: `bench/${dir.name}` }))
+]
 
 await build({
   entryPoints: entries,
-  outdir: "dist/bin",
+  outdir: "dist",
   bundle: true,
   platform: "node",
   format: "esm",

@@ -2,13 +2,13 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { formatBytes } from "../format/ByteSize.js"
-import { printable } from "../format/Printable.js"
+import { printable, printableJson } from "../format/Printable.js"
 import type { ListingEntry } from "../protocol/Codec.js"
 
 /** One file a line, sorted by name, names padded so that sizes line up. */
 export const printListing = (entries: ReadonlyArray<ListingEntry>, asJson: boolean) => {
   const sorted = [...entries].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
-  if (asJson) return Console.log(JSON.stringify(sorted))
+  if (asJson) return Console.log(printableJson(sorted))
   const names = sorted.map((entry) => printable(entry.name))
   const width = Math.max(0, ...names.map((shown) => shown.length))
   return Effect.forEach(sorted, (entry, i) => Console.log(`${names[i]!.padEnd(width)}  ${formatBytes(entry.size)}`), {
@@ -34,7 +34,7 @@ const formatStat = (name: string, value: number): string => {
 
 /** One statistic a line, in the server's order, byte counts and the uptime made readable. */
 export const printStats = (stats: Readonly<Record<string, number>>, asJson: boolean) => {
-  if (asJson) return Console.log(JSON.stringify(stats))
+  if (asJson) return Console.log(printableJson(stats))
   const names = Object.keys(stats).map(printable)
   const width = Math.max(0, ...names.map((name) => name.length))
   return Effect.forEach(

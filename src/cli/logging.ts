@@ -5,26 +5,30 @@
 import * as Cause from "effect/Cause"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
+import { escapeUnsafe, printable } from "../format/Printable.js"
 
 export const LOG_FORMATS = ["text", "json"] as const
 export type LogFormat = typeof LOG_FORMATS[number]
 
 const quoted = (value: unknown): string => {
-  const text = typeof value === "string" ? value : JSON.stringify(value)
+  const text = printable(typeof value === "string" ? value : JSON.stringify(value))
   return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text)
 }
 
 /** `2026-11-25T10:00:00.000Z INFO  GET image.jpg peer=127.0.0.1:51234 status=OK bytes=79738 ms=2` */
 const textLogger = Logger.make(({ annotations, cause, date, logLevel, message }) => {
   const messages = Array.isArray(message) ? message : [message]
-  let line = `${date.toISOString()} ${logLevel.label.padEnd(5)} ${messages.map(String).join(" ")}`
+  let line = `${date.toISOString()} ${logLevel.label.padEnd(5)} ${printable(messages.map(String).join(" "))}`
   for (const [key, value] of HashMap.toEntries(annotations)) line += ` ${key}=${quoted(value)}`
   if (!Cause.isEmpty(cause)) line += `\n${Cause.pretty(cause, { renderErrorCause: true })}`
   return line
 })
 
+/** Effect's JSON log line, with nothing a terminal would act on left raw. */
+const jsonLogger = Logger.map(Logger.jsonLogger, escapeUnsafe)
+
 export const layer = (format: LogFormat) =>
   Logger.replace(
     Logger.defaultLogger,
-    Logger.withConsoleError(format === "json" ? Logger.jsonLogger : textLogger)
+    Logger.withConsoleError(format === "json" ? jsonLogger : textLogger)
   )

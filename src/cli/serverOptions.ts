@@ -15,7 +15,7 @@ export const DEFAULTS = {
   cacheSize: "64MiB",
   maxConnections: 1024,
   requestTimeout: "10 seconds",
-  stallTimeout: "30 seconds",
+  stallTimeout: "60 seconds",
   gracePeriod: "10 seconds"
 } as const
 

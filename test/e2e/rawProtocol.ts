@@ -180,3 +180,25 @@ export const readFailureFrame = (reader: ByteReader.ByteReader<Error>) =>
     const message = Buffer.from(yield* reader.exactly(length)).toString("utf8")
     return { version: head[3]!, status: head[4]!, kind: head[5]!, message } satisfies FailureFrame
   })
+
+export const statsRequest = Codec.encodeRequest(Codec.Request.Stats())
+
+/** Reads the response to a STATS already sent: the server's statistics by name. */
+export const readStats = (
+  reader: ByteReader.ByteReader<Error>
+): Effect.Effect<Readonly<Record<string, number>>, Error | ProtocolError> =>
+  Effect.flatMap(
+    Codec.readResponse(reader, Codec.Kind.Stats),
+    (response) =>
+      response._tag === "Stats"
+        ? Effect.succeed(response.stats)
+        : Effect.dieMessage(`a ${response._tag} response in answer to a STATS`)
+  )
+
+/** The server's statistics, asked on a connection of its own that is closed before returning. */
+export const askStats = (port: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const connection = yield* rawConnect(port)
+    yield* connection.write(statsRequest)
+    return yield* readStats(connection.reader)
+  }))

@@ -1,106 +1,114 @@
 /**
  * Answering one request: a file (from the cache, loaded into it, or streamed), the cache's
- * listing, or the server's statistics; counted, and logged in one line.
+ * listing, or the server's statistics; counted as it goes, and logged in one line however it ends.
  */
-import * as Duration from "effect/Duration"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { printable } from "../../format/Printable.js"
 import * as Codec from "../../protocol/Codec.js"
 import { Cache } from "../../services/Cache.js"
 import type { Connection, ConnectionError } from "../../services/Connection.js"
-import type { FileStore, FileStoreError } from "../../services/FileStore.js"
+import type { FileStore } from "../../services/FileStore.js"
 import type { LockManager } from "../../services/LockManager.js"
 import { Content, fetchFile } from "./fetchFile.js"
 import { sendCached, sendStreamed } from "./sendFile.js"
 import { count, type ServerMetrics, snapshot } from "./ServerMetrics.js"
 
-/** How a request went, for its log line and the counters. */
-interface Outcome {
-  readonly status: Codec.Status
-  readonly bytes: number
+/** What is known of a request as it is answered: filled in on the way, logged at the end. */
+interface Report {
+  status: Codec.Status
+  bytes: number
   /** For a file: sent from the cache, loaded into it, or streamed past it. */
-  readonly cache?: "hit" | "miss" | "bypass"
-  readonly detail?: string
+  cache?: "hit" | "miss" | "bypass"
+  detail?: string
 }
 
-const failure = (connection: Connection, kind: Codec.Kind, status: Codec.FailureStatus, message: string) =>
-  Effect.as(connection.write(Codec.encodeFailure(kind, status, message)), { status, bytes: 0, detail: message })
-
-const failedFetch = (connection: Connection, error: FileStoreError): Effect.Effect<Outcome, ConnectionError> =>
-  failure(
-    connection,
-    Codec.Kind.Get,
-    error.reason === "NotFound" ? Codec.Status.NotFound : Codec.Status.InternalError,
-    error.message
-  )
-
-const send = (connection: Connection, content: Content): Effect.Effect<Outcome, ConnectionError> => {
-  switch (content._tag) {
-    case "Cached":
-      return Effect.map(sendCached(connection, content.file), (sent) => ({
-        status: Codec.Status.Ok,
-        bytes: sent.bytes,
-        cache: content.loaded ? "miss" : "hit"
-      }))
-    case "Streamed":
-      return Effect.map(sendStreamed(connection, content.info, content.body), (sent) => ({
-        status: sent.aborted === undefined ? Codec.Status.Ok : Codec.Status.InternalError,
-        bytes: sent.bytes,
-        cache: "bypass",
-        ...(sent.aborted === undefined ? {} : { detail: sent.aborted })
-      }))
-  }
+const fail = (
+  connection: Connection,
+  report: Report,
+  kind: Codec.Kind,
+  status: Codec.FailureStatus,
+  detail: string
+) => {
+  report.status = status
+  report.detail = detail
+  return connection.write(Codec.encodeFailure(kind, status, detail))
 }
 
-const get = (connection: Connection, name: string) =>
-  Effect.scoped(Effect.matchEffect(fetchFile(name), {
-    onFailure: (error) => failedFetch(connection, error),
-    onSuccess: (content) => send(connection, content)
+const countDecision = (content: Content) =>
+  content._tag === "Cached"
+    ? content.loaded ? Effect.zipRight(count("misses"), count("loads")) : count("hits")
+    : Effect.zipRight(count("misses"), count("streamed"))
+
+const get = (connection: Connection, report: Report, name: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const fetched = yield* Effect.either(fetchFile(name))
+    if (fetched._tag === "Left") {
+      const error = fetched.left
+      const status = error.reason === "NotFound" ? Codec.Status.NotFound : Codec.Status.InternalError
+      return yield* fail(connection, report, Codec.Kind.Get, status, error.message)
+    }
+    const content = fetched.right
+    report.cache = content._tag === "Streamed" ? "bypass" : content.loaded ? "miss" : "hit"
+    yield* countDecision(content)
+    const sent = (bytes: number) => {
+      report.bytes += bytes
+      return count("bytesServed", bytes)
+    }
+    if (content._tag === "Cached") return yield* sendCached(connection, content.file, sent)
+    const aborted = yield* sendStreamed(connection, content.info, content.body, sent)
+    if (aborted !== undefined) {
+      report.status = Codec.Status.InternalError
+      report.detail = aborted
+    }
   }))
 
 const list = (connection: Connection) =>
   Effect.flatMap(Cache, (cache) => cache.list).pipe(
-    Effect.flatMap((entries) => connection.write(Codec.encodeListing(entries))),
-    Effect.as<Outcome>({ status: Codec.Status.Ok, bytes: 0 })
+    Effect.flatMap((entries) => connection.write(Codec.encodeListing(entries)))
   )
 
 const stats = (connection: Connection) =>
-  Effect.flatMap(snapshot, (stats) => connection.write(Codec.encodeStats(stats))).pipe(
-    Effect.as<Outcome>({ status: Codec.Status.Ok, bytes: 0 })
-  )
-
-const record = (outcome: Outcome) =>
-  Effect.all([
-    count("requests"),
-    outcome.status === Codec.Status.Ok ? Effect.void : count("failures"),
-    count("bytesServed", outcome.bytes),
-    outcome.cache === "hit" ? count("hits") : Effect.void,
-    outcome.cache === "miss" ? Effect.zipRight(count("misses"), count("loads")) : Effect.void,
-    outcome.cache === "bypass" ? Effect.zipRight(count("misses"), count("streamed")) : Effect.void
-  ], { discard: true })
+  Effect.flatMap(snapshot, (stats) => connection.write(Codec.encodeStats(stats)))
 
 const describe = (request: Codec.Request): string =>
   request._tag === "Get" ? `GET ${printable(request.name)}` : request._tag.toUpperCase()
+
+/** Why an answer did not get to its end, if it did not. */
+const unfinished = (exit: Exit.Exit<unknown, ConnectionError>): string | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  if (Cause.isInterruptedOnly(exit.cause)) return "interrupted"
+  const failure = Cause.failureOption(exit.cause)
+  return failure._tag === "Some" ? failure.value.message : "failed"
+}
 
 export const respond = (
   connection: Connection,
   request: Codec.Request
 ): Effect.Effect<void, ConnectionError, FileStore | Cache | LockManager | ServerMetrics> =>
   Effect.gen(function*() {
+    const report: Report = { status: Codec.Status.Ok, bytes: 0 }
+    const started = yield* Clock.currentTimeMillis
     const answer = request._tag === "Get"
-      ? get(connection, request.name)
+      ? get(connection, report, request.name)
       : request._tag === "List"
       ? list(connection)
       : stats(connection)
-    const [elapsed, outcome] = yield* Effect.timed(answer)
-    yield* record(outcome)
-    yield* Effect.logInfo(describe(request)).pipe(
-      Effect.annotateLogs({
-        status: Codec.statusName(outcome.status),
-        bytes: outcome.bytes,
-        ms: Math.round(Duration.toMillis(elapsed)),
-        ...(outcome.cache === undefined ? {} : { cache: outcome.cache }),
-        ...(outcome.detail === undefined ? {} : { detail: outcome.detail })
+    yield* answer.pipe(Effect.onExit((exit) =>
+      Effect.gen(function*() {
+        const cut = unfinished(exit)
+        yield* count("requests")
+        if (report.status !== Codec.Status.Ok) yield* count("failures")
+        yield* Effect.logInfo(describe(request)).pipe(Effect.annotateLogs({
+          status: Codec.statusName(report.status),
+          bytes: report.bytes,
+          ms: (yield* Clock.currentTimeMillis) - started,
+          ...(report.cache === undefined ? {} : { cache: report.cache }),
+          ...(report.detail === undefined ? {} : { detail: printable(report.detail) }),
+          ...(cut === undefined ? {} : { unfinished: cut })
+        }))
       })
-    )
+    ))
   })
