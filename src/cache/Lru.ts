@@ -1,27 +1,33 @@
 /** Least recently used first. */
 import type { EvictionPolicy } from "./EvictionPolicy.js"
+import { LinkedList, type ListNode } from "./LinkedList.js"
 
 export const lru = (): EvictionPolicy => {
-  // A Map iterates in insertion order: deleting and re-setting a key on each hit keeps the least
-  // recently used key first, with O(1) updates.
-  const order = new Map<string, true>()
+  // Oldest first: a hit moves its key to the back.
+  const order = new LinkedList<string>()
+  const nodes = new Map<string, ListNode<string>>()
+  const forget = (key: string) => {
+    const node = nodes.get(key)
+    if (node === undefined) return
+    order.remove(node)
+    nodes.delete(key)
+  }
   return {
     name: "lru",
     insert: (key) => {
-      order.delete(key)
-      order.set(key, true)
+      forget(key)
+      nodes.set(key, order.push(key))
     },
     hit: (key) => {
-      if (order.delete(key)) order.set(key, true)
+      const node = nodes.get(key)
+      if (node !== undefined) order.moveToBack(node)
     },
-    remove: (key) => {
-      order.delete(key)
-    },
+    remove: forget,
     evict: (isPinned) => {
-      for (const key of order.keys()) {
-        if (!isPinned(key)) {
-          order.delete(key)
-          return key
+      for (let node = order.head; node !== undefined; node = node.next) {
+        if (!isPinned(node.value)) {
+          forget(node.value)
+          return node.value
         }
       }
       return undefined

@@ -3,7 +3,7 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { lru } from "../cache/Lru.js"
+import { DEFAULT_POLICY, POLICIES } from "../cache/policies.js"
 import * as BoundedCache from "../layers/BoundedCache.js"
 import * as NodeFileStore from "../layers/NodeFileStore.js"
 import * as NodeSocketServer from "../layers/NodeSocketServer.js"
@@ -12,6 +12,7 @@ import { serve } from "../programs/server/serve.js"
 import { exitWith } from "./ExitCode.js"
 import * as Logging from "./logging.js"
 import {
+  cachePolicy,
   cacheSize,
   DEFAULTS,
   directory,
@@ -44,6 +45,7 @@ export const command = Command.make(
     port,
     directory,
     cacheSize,
+    cachePolicy,
     maxConnections,
     requestTimeout,
     stallTimeout,
@@ -54,7 +56,7 @@ export const command = Command.make(
     const layer = Layer.mergeAll(
       NodeFileStore.layer(args.directory),
       NodeSocketServer.layer({ host: args.host, port: args.port }),
-      BoundedCache.layer({ capacity: args.cacheSize, policy: lru }),
+      BoundedCache.layer({ capacity: args.cacheSize, policy: POLICIES[args.cachePolicy] }),
       SemaphoreLockManager.layer
     )
     return serve(args).pipe(
@@ -73,7 +75,7 @@ export const command = Command.make(
   HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --cache-size 512MiB --max-connections 200"),
   HelpDoc.p("  FERRY_CACHE_SIZE=1g ferry-server localhost 9098 ./files --log-level debug"),
   HelpDoc.p(
-    `Defaults: --cache-size ${DEFAULTS.cacheSize}, --max-connections ${DEFAULTS.maxConnections}, ` +
+    `Defaults: --cache-size ${DEFAULTS.cacheSize}, --cache-policy ${DEFAULT_POLICY}, --max-connections ${DEFAULTS.maxConnections}, ` +
       `--request-timeout "${DEFAULTS.requestTimeout}", --stall-timeout "${DEFAULTS.stallTimeout}", ` +
       `--grace-period "${DEFAULTS.gracePeriod}", --log-format text, --log-level info (env FERRY_LOG_LEVEL).`
   ),

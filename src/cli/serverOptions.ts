@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import { DEFAULT_POLICY, POLICY_NAMES } from "../cache/policies.js"
 import { parseBytes } from "../format/ByteSize.js"
 import { LOG_FORMATS } from "./logging.js"
 
@@ -86,6 +87,14 @@ export const gracePeriod = durationOption(
   "FERRY_GRACE_PERIOD",
   DEFAULTS.gracePeriod,
   "On SIGINT/SIGTERM, how long transfers in flight may take to finish."
+)
+
+export const cachePolicy = Options.choice("cache-policy", POLICY_NAMES).pipe(
+  Options.withFallbackConfig(Config.literal(...POLICY_NAMES)("FERRY_CACHE_POLICY")),
+  Options.withDefault(DEFAULT_POLICY),
+  Options.withDescription(
+    `Which cached file to evict first when room is needed (see docs/CACHE_POLICY.md). Env: FERRY_CACHE_POLICY.`
+  )
 )
 
 export const logFormat = Options.choice("log-format", LOG_FORMATS).pipe(

@@ -1,0 +1,32 @@
+/** First in, first out: hits change nothing. The baseline every other policy is measured against. */
+import type { EvictionPolicy } from "./EvictionPolicy.js"
+import { LinkedList, type ListNode } from "./LinkedList.js"
+
+export const fifo = (): EvictionPolicy => {
+  const order = new LinkedList<string>()
+  const nodes = new Map<string, ListNode<string>>()
+  const forget = (key: string) => {
+    const node = nodes.get(key)
+    if (node === undefined) return
+    order.remove(node)
+    nodes.delete(key)
+  }
+  return {
+    name: "fifo",
+    insert: (key) => {
+      forget(key)
+      nodes.set(key, order.push(key))
+    },
+    hit: () => {},
+    remove: forget,
+    evict: (isPinned) => {
+      for (let node = order.head; node !== undefined; node = node.next) {
+        if (!isPinned(node.value)) {
+          forget(node.value)
+          return node.value
+        }
+      }
+      return undefined
+    }
+  }
+}
