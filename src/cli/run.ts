@@ -2,12 +2,16 @@
  * Running a command as a process: exit with the code the command chose, 2 for invalid arguments
  * (once @effect/cli has said what was wrong), 1 with a one-line message for anything unexpected.
  */
+import type * as CliApp from "@effect/cli/CliApp"
 import * as Command from "@effect/cli/Command"
 import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import packageJson from "../../package.json" with { type: "json" }
@@ -16,7 +20,7 @@ import { ExitCode, exitWith, teardown } from "./ExitCode.js"
 const USAGE = 2
 
 export const runCommand = <Name extends string, A>(
-  command: Command.Command<Name, NodeContext.NodeContext, ExitCode, A>,
+  command: Command.Command<Name, CliApp.CliApp.Environment, ExitCode, A>,
   options: {
     readonly name: Name
     /** The exit code after SIGINT/SIGTERM: 0 for a server shutting down, 130 for an interrupted client. */
@@ -37,7 +41,8 @@ export const runCommand = <Name extends string, A>(
     Effect.catchIf(ValidationError.isValidationError, () => Effect.fail(new ExitCode({ code: USAGE }))),
     Effect.catchTag("ConfigError", (error) => exitWith(name, USAGE, error.message)),
     Effect.catchAllDefect((defect) => exitWith(name, 1, `internal error: ${String(defect)}`)),
-    Effect.provide(NodeContext.layer),
+    // Only what @effect/cli needs: the whole NodeContext would bundle, and load, far more.
+    Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)),
     NodeRuntime.runMain({
       disableErrorReporting: true,
       disablePrettyLogger: true,

@@ -35,7 +35,12 @@ export const make = (options: CacheOptions) =>
         Effect.uninterruptible(Effect.tap(transact(acquire), (acquired) =>
           acquired === undefined
             ? Effect.void
-            : Scope.addFinalizer(scope, transact((s) => release(s, acquired))))))
+            : Scope.addFinalizer(
+              scope,
+              transact((s) =>
+                release(s, acquired)
+              )
+            ))))
 
     const lookup: Cache["Type"]["lookup"] = (info) =>
       Effect.map(

@@ -11,8 +11,8 @@ import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { isAcceptableName } from "../services/FileName.js"
-import type { FileInfo } from "../services/FileStore.js"
-import { FileStore, FileStoreError, sameVersion } from "../services/FileStore.js"
+import type { ChunkSize, FileInfo } from "../services/FileStore.js"
+import { FileStore, FileStoreError, nextChunkSize, sameVersion } from "../services/FileStore.js"
 
 /** Where an injected fault strikes: at open, or once this many bytes have been read. */
 export type FaultPoint = { readonly at: "open" } | { readonly at: number }
@@ -191,7 +191,7 @@ export const make = Effect.gen(function*() {
       return file !== undefined && sameVersion(info, infoOf(info.name, file))
     })
 
-  const stream = (info: FileInfo, chunkSize: number): Stream.Stream<Uint8Array, FileStoreError> =>
+  const stream = (info: FileInfo, chunkSize: ChunkSize): Stream.Stream<Uint8Array, FileStoreError> =>
     Stream.unwrapScoped(Effect.gen(function*() {
       if (!isAcceptableName(info.name)) return yield* notFound(info.name)
       yield* passGate(info.name)
@@ -209,7 +209,7 @@ export const make = Effect.gen(function*() {
           if (!(yield* isCurrent(info))) return yield* changed(info.name)
           if (failAt !== undefined && position >= failAt) return yield* unreadable(info.name)
           if (position >= bytes.length) return Option.none()
-          const end = Math.min(position + Math.max(1, Math.floor(chunkSize)), bytes.length, failAt ?? bytes.length)
+          const end = Math.min(position + nextChunkSize(chunkSize), bytes.length, failAt ?? bytes.length)
           return Option.some([bytes.slice(position, end), end] as const)
         }))
     }))

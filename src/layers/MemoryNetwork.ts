@@ -4,6 +4,7 @@
  */
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -110,7 +111,7 @@ export const make: Effect.Effect<Context.Context<SocketServer | SocketClient>, n
     })
     const lastPeer = yield* Ref.make(0)
 
-    const connect = (_host: string, _port: number) =>
+    const connect = (_host: string, _port: number, options: { readonly readTimeout?: Duration.DurationInput } = {}) =>
       Effect.gen(function*() {
         const toServer = yield* makePipe
         const toClient = yield* makePipe
@@ -118,7 +119,16 @@ export const make: Effect.Effect<Context.Context<SocketServer | SocketClient>, n
         if (!acceptor.offer({ peer, incoming: toServer, outgoing: toClient })) {
           return yield* Effect.fail(new ConnectionError({ reason: "Refused" }))
         }
-        return yield* open({ peer: "memory:0", incoming: toClient, outgoing: toServer })
+        const connection = yield* open({ peer: "memory:0", incoming: toClient, outgoing: toServer })
+        const { readTimeout } = options
+        if (readTimeout === undefined) return connection
+        return {
+          ...connection,
+          read: Effect.timeoutFail(connection.read, {
+            duration: readTimeout,
+            onTimeout: () => new ConnectionError({ reason: "Stalled" })
+          })
+        }
       }).pipe(Effect.uninterruptible) // once the server has its side, the client side must reach the scope
 
     return Context.make(SocketServer, { address: { host: "memory", port: 0 }, serve: acceptor.serve }).pipe(

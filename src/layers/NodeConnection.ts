@@ -2,16 +2,37 @@
  * A Connection over a Node socket, shared by the server and the client: the socket stays paused until
  * `read` asks for bytes, and `write` waits for 'drain' once Node's send buffer is full.
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Net from "node:net"
 import { type Connection, ConnectionError } from "../services/Connection.js"
 
+export interface ConnectionOptions {
+  /**
+   * How many bytes may be read ahead of what has been asked for. 0 (a server's choice: a client
+   * cannot make it buffer anything) reads only when asked; a receiver of large responses reads
+   * ahead so that the socket keeps flowing while it works on what it has.
+   */
+  readonly readAhead?: number
+  /** How long a `read` may wait for the peer before failing `Stalled`; no limit when left out. */
+  readonly readTimeout?: Duration.DurationInput
+}
+
 /** The socket is destroyed when the scope closes, whether or not the connection was ended. */
-export const make = (socket: Net.Socket): Effect.Effect<Connection, never, Scope.Scope> =>
+export const make = (
+  socket: Net.Socket,
+  options: ConnectionOptions = {}
+): Effect.Effect<Connection, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.sync(() => fromSocket(socket)),
+    Effect.sync(() =>
+      fromSocket(
+        socket,
+        options.readAhead ?? 0,
+        options.readTimeout === undefined ? undefined : Duration.toMillis(options.readTimeout)
+      )
+    ),
     () =>
       Effect.sync(() => {
         if (!socket.destroyed) socket.destroy()
@@ -36,10 +57,11 @@ const toConnectionError = (cause: unknown): ConnectionError => {
 
 type ReadResult = Effect.Effect<Option.Option<Uint8Array>, ConnectionError>
 
-const fromSocket = (socket: Net.Socket): Connection => {
+const fromSocket = (socket: Net.Socket, readAhead: number, readTimeoutMillis: number | undefined): Connection => {
   const peer = `${socket.remoteAddress}:${socket.remotePort}`
-  // What arrived while nobody was reading: at most what Node delivers around a pause.
+  // What arrived while nobody was reading: up to `readAhead` bytes, plus what Node delivers around a pause.
   const received: Array<Uint8Array> = []
+  let receivedBytes = 0
   const readers: Array<(result: ReadResult) => void> = []
   let peerEnded = false
   let failure: ConnectionError | undefined = socket.destroyed
@@ -57,9 +79,13 @@ const fromSocket = (socket: Net.Socket): Connection => {
     // A plain view of the same bytes, so that both transports hand out the same kind of array.
     const chunk = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
     const reader = readers.shift()
-    if (reader === undefined) received.push(chunk)
-    else reader(Effect.succeed(Option.some(chunk)))
-    if (readers.length === 0) socket.pause()
+    if (reader === undefined) {
+      received.push(chunk)
+      receivedBytes += chunk.length
+    } else {
+      reader(Effect.succeed(Option.some(chunk)))
+    }
+    if (readers.length === 0 && receivedBytes >= readAhead) socket.pause()
   })
   socket.on("end", () => {
     peerEnded = true
@@ -70,15 +96,33 @@ const fromSocket = (socket: Net.Socket): Connection => {
 
   const read = Effect.suspend((): ReadResult => {
     const chunk = received.shift()
-    if (chunk !== undefined) return Effect.succeed(Option.some(chunk))
+    if (chunk !== undefined) {
+      receivedBytes -= chunk.length
+      if (readAhead > 0 && receivedBytes < readAhead && !peerEnded) socket.resume()
+      return Effect.succeed(Option.some(chunk))
+    }
     if (peerEnded) return Effect.succeedNone
     if (failure !== undefined) return Effect.fail(failure)
     return Effect.async<Option.Option<Uint8Array>, ConnectionError>((resume) => {
-      readers.push(resume)
+      // A plain timer, armed only while waiting: most reads find data already there.
+      const timer = readTimeoutMillis === undefined ? undefined : setTimeout(() => {
+        stopWaiting()
+        resume(Effect.fail(new ConnectionError({ reason: "Stalled" })))
+      }, readTimeoutMillis)
+      const reader = (result: ReadResult) => {
+        clearTimeout(timer)
+        resume(result)
+      }
+      const stopWaiting = () => {
+        const index = readers.indexOf(reader)
+        if (index >= 0) readers.splice(index, 1)
+        if (readers.length === 0 && receivedBytes >= readAhead) socket.pause()
+      }
+      readers.push(reader)
       socket.resume()
       return Effect.sync(() => {
-        readers.splice(readers.indexOf(resume), 1)
-        if (readers.length === 0) socket.pause()
+        clearTimeout(timer)
+        stopWaiting()
       })
     })
   })

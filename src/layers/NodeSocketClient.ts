@@ -1,4 +1,5 @@
 /** The SocketClient over TCP with Node's net module. */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Net from "node:net"
@@ -6,14 +7,20 @@ import { ConnectionError } from "../services/Connection.js"
 import { SocketClient } from "../services/SocketClient.js"
 import * as NodeConnection from "./NodeConnection.js"
 
-const connect = (host: string, port: number) =>
+// A client receives files: reading ahead keeps the socket flowing while it hashes and writes.
+const READ_AHEAD_BYTES = 4 * 1024 * 1024
+
+const connect = (host: string, port: number, options: { readonly readTimeout?: Duration.DurationInput } = {}) =>
   Effect.gen(function*() {
     const socket = yield* Effect.acquireRelease(
       Effect.sync(() => NodeConnection.guard(Net.createConnection({ host, port, allowHalfOpen: true }).pause())),
       (socket) => Effect.sync(() => socket.destroy())
     )
     yield* awaitConnected(socket)
-    return yield* NodeConnection.make(socket)
+    return yield* NodeConnection.make(socket, {
+      readAhead: READ_AHEAD_BYTES,
+      ...(options.readTimeout === undefined ? {} : { readTimeout: options.readTimeout })
+    })
   })
 
 const awaitConnected = (socket: Net.Socket) =>

@@ -22,6 +22,13 @@ export interface FileInfo {
 export const sameVersion = (a: FileInfo, b: FileInfo): boolean =>
   a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino && a.dev === b.dev
 
+/** A chunk size in bytes, or how to choose the next one. */
+export type ChunkSize = number | (() => number)
+
+/** The size of the next chunk: at least 1 byte, a whole number. */
+export const nextChunkSize = (chunkSize: ChunkSize): number =>
+  Math.max(1, Math.floor(typeof chunkSize === "number" ? chunkSize : chunkSize()))
+
 export class FileStoreError extends Data.TaggedError("FileStoreError")<{
   /**
    * - `NotFound`: no regular file of that name inside the directory (including every name that
@@ -52,11 +59,12 @@ export class FileStore extends Context.Tag("ferry/FileStore")<FileStore, {
   /** Reads the whole file, failing with `Changed` unless exactly `info`'s version was read. */
   readonly read: (info: FileInfo) => Effect.Effect<Uint8Array, FileStoreError>
   /**
-   * Streams the file in chunks of at most `chunkSize` bytes, holding one open handle for the
+   * Streams the file in chunks of at most `chunkSize` bytes (asked again before each read when it
+   * is a function, so that the reader can follow its consumer's pace), holding one open handle for the
    * stream's lifetime. Fails with `Changed` (possibly after some chunks) unless exactly `info`'s
    * version was read.
    */
-  readonly stream: (info: FileInfo, chunkSize: number) => Stream.Stream<Uint8Array, FileStoreError>
+  readonly stream: (info: FileInfo, chunkSize: ChunkSize) => Stream.Stream<Uint8Array, FileStoreError>
   /** File handles open right now, for checking that none is left behind. */
   readonly openHandles: Effect.Effect<number>
 }>() {}

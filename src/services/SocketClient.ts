@@ -1,10 +1,18 @@
 /** Opening connections to a server. */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Connection, ConnectionError } from "./Connection.js"
 
 export class SocketClient extends Context.Tag("ferry/SocketClient")<SocketClient, {
-  /** Opens a connection, closed when the current scope closes. */
-  readonly connect: (host: string, port: number) => Effect.Effect<Connection, ConnectionError, Scope.Scope>
+  /**
+   * Opens a connection, closed when the current scope closes. With `readTimeout`, a `read` that
+   * waits that long for the server fails with `Stalled`.
+   */
+  readonly connect: (
+    host: string,
+    port: number,
+    options?: { readonly readTimeout?: Duration.DurationInput }
+  ) => Effect.Effect<Connection, ConnectionError, Scope.Scope>
 }>() {}

@@ -106,6 +106,20 @@ describe("the client against a misbehaving server", () => {
       expect(yield* Effect.promise(() => fsp.readFile(path.join(dest, "file.bin"), "utf8"))).toBe("hello")
     }))
 
+  it.scopedLive("a server that stops sending mid-body: --timeout gives up with exit 5, nothing saved", () =>
+    Effect.gen(function*() {
+      // Sends part of the body, then nothing more, keeping the connection open.
+      const server = yield* fakeServer((socket) => {
+        send(socket, [Codec.encodeFileHead(1000), ...segment(new Uint8Array(100))])
+      })
+      const dest = yield* tempDir("ferry-e2e-dest-")
+      const ran = yield* runClient(["127.0.0.1", server.port, "file.bin", dest, "--timeout", "500 millis"])
+      expect(ran.code, ran.stderr).toBe(5)
+      expectOneLine(ran.stderr)
+      expect(ran.stderr).toContain("stopped sending")
+      expect(yield* listDir(dest)).toEqual([])
+    }))
+
   it.scopedLive("SIGINT during a download exits 130 and removes the temporary file", () =>
     Effect.gen(function*() {
       const requested = yield* Deferred.make<void>()

@@ -269,7 +269,9 @@ describe("download: the destination", () => {
   it.effect("running out of space mid-write fails NoSpace, removes the partial file and drops the connection", () =>
     run(Effect.gen(function*() {
       const dest = yield* TempDirectory.make()
-      const server = yield* FakeServer.start(FakeServer.reply(...Responses.file(content, 64 * KiB)))
+      // Larger than what the client gathers before its first write, so that the server is still sending.
+      const large = Responses.pattern(8 * MiB)
+      const server = yield* FakeServer.start(FakeServer.reply(...Responses.file(large, 64 * KiB)))
       let written = 0
       const fileSystem = InstrumentedFileSystem.layer({
         writesFail: { after: 100 * KiB, code: "ENOSPC" },

@@ -38,6 +38,7 @@ const toDestinationError = (path: string) => (error: PlatformError): Destination
 // The temporary file's name starts with the final one, for whoever finds it after a crash, cut so
 // that the whole stays within the usual 255-byte limit on a file name.
 const PREFIX_BYTES = 200
+const WRITE_BATCH_BYTES = 1024 * 1024
 
 const prefixOf = (fileName: string): string => {
   let prefix = ""
@@ -70,9 +71,29 @@ export const open = (directory: string, fileName: string) =>
       Effect.mapError(failed)
     )
 
+    // Bytes arrive in pieces of a few KiB: gathered into large writes, they cost a trip to the
+    // file system's thread pool per mebibyte rather than per piece.
+    const batch = Buffer.allocUnsafe(WRITE_BATCH_BYTES)
+    let batched = 0
+    const flush = Effect.suspend(() => {
+      if (batched === 0) return Effect.void
+      const full = batch.subarray(0, batched)
+      batched = 0
+      return Effect.mapError(file.writeAll(full), failed)
+    })
+    const write = (bytes: Uint8Array): Effect.Effect<void, DestinationError> =>
+      Effect.suspend(() => {
+        const taken = Math.min(bytes.length, WRITE_BATCH_BYTES - batched)
+        batch.set(bytes.subarray(0, taken), batched)
+        batched += taken
+        if (batched < WRITE_BATCH_BYTES) return Effect.void
+        return taken === bytes.length ? flush : Effect.zipRight(flush, write(bytes.subarray(taken)))
+      })
+
     return {
-      write: (bytes) => Effect.mapError(file.writeAll(bytes), failed),
+      write,
       commit: Effect.gen(function*() {
+        yield* flush
         yield* Scope.close(fileScope, Exit.void)
         yield* Effect.mapError(fs.rename(tempPath, finalPath), failed)
         committed = true

@@ -21,20 +21,17 @@ const CONNECT_TIMEOUT = "10 seconds"
 export const exchange = (server: ServerAddress, request: Codec.Request) =>
   Effect.gen(function*() {
     const client = yield* SocketClient
-    const connection = yield* client.connect(server.host, server.port).pipe(
+    // A server that stops sending must not leave the client waiting forever.
+    const connection = yield* client.connect(server.host, server.port, {
+      readTimeout: server.timeout ?? DEFAULT_TIMEOUT
+    }).pipe(
       Effect.timeoutFail({
         duration: CONNECT_TIMEOUT,
         onTimeout: () => new ConnectionError({ reason: "Refused", cause: new Error("timed out") })
       })
     )
     yield* connection.write(Codec.encodeRequest(request))
-    // A server that stops sending must not leave the client waiting forever.
-    const reader = ByteReader.make(connection.read.pipe(
-      Effect.timeoutFail({
-        duration: server.timeout ?? DEFAULT_TIMEOUT,
-        onTimeout: () => new ConnectionError({ reason: "Stalled" })
-      })
-    ))
+    const reader = ByteReader.make(connection.read)
     const response = yield* Codec.readResponse(reader, Codec.kindOf(request))
     if (response._tag === "Failure") {
       return yield* new TransferError({ reason: "Refused", status: response.status, detail: response.message })

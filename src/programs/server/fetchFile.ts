@@ -12,6 +12,7 @@ import { createHash } from "node:crypto"
 import { Cache, type CachedFile } from "../../services/Cache.js"
 import { type FileInfo, FileStore, type FileStoreError } from "../../services/FileStore.js"
 import { LockManager } from "../../services/LockManager.js"
+import * as Pace from "./Pace.js"
 
 export type Content = Data.TaggedEnum<{
   /** In memory and pinned for the request's scope; `loaded` when this request read the disk. */
@@ -25,6 +26,8 @@ export type Content = Data.TaggedEnum<{
     readonly info: FileInfo
     readonly reason: "too-large" | "no-room"
     readonly body: Stream.Stream<Uint8Array, FileStoreError>
+    /** Chooses the size of each chunk read: the sender tells it how fast the client takes them. */
+    readonly pace: Pace.Pace
   }
 }>
 export const Content = Data.taggedEnum<Content>()
@@ -32,18 +35,19 @@ export const Content = Data.taggedEnum<Content>()
 // A file that changes between being looked up and being read is looked up again, a few times.
 const CHANGED_RETRIES = 3
 
-/** Chunks read from disk per streamed file: what bounds the memory a streaming client costs. */
-export const STREAM_CHUNK_BYTES = 256 * 1024
-
 /** Opens `info` for streaming and reads its first chunk; the file stays open for the scope. */
 const openStream = (files: FileStore["Type"], info: FileInfo, reason: "too-large" | "no-room") =>
   Effect.gen(function*() {
-    const pull = yield* Stream.toPull(files.stream(info, STREAM_CHUNK_BYTES))
+    const pace = Pace.make()
+    const pull = yield* Stream.toPull(files.stream(info, pace.next))
     const first = yield* pull.pipe(
       Effect.catchAll(Option.match({ onNone: () => Effect.succeed(Chunk.empty<Uint8Array>()), onSome: Effect.fail }))
     )
-    const body = Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull))
-    return Content.Streamed({ info, reason, body })
+    // One chunk read ahead, so that the disk and the network work at the same time.
+    const body = Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull)).pipe(
+      Stream.buffer({ capacity: 1 })
+    )
+    return Content.Streamed({ info, reason, body, pace })
   })
 
 const toCachedFile = (info: FileInfo, bytes: Uint8Array): CachedFile => ({

@@ -58,7 +58,7 @@ const get = (connection: Connection, report: Report, name: string) =>
       return count("bytesServed", bytes)
     }
     if (content._tag === "Cached") return yield* sendCached(connection, content.file, sent)
-    const aborted = yield* sendStreamed(connection, content.info, content.body, sent)
+    const aborted = yield* sendStreamed(connection, content, sent)
     if (aborted !== undefined) {
       report.status = Codec.Status.InternalError
       report.detail = aborted

@@ -2,6 +2,7 @@
  * Writing a file response: a cached file from memory in large slices, a streamed one chunk by
  * chunk at the client's pace, hashed on the way so that its trailer can carry the digest.
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
@@ -9,6 +10,7 @@ import * as Codec from "../../protocol/Codec.js"
 import type { CachedFile } from "../../services/Cache.js"
 import type { Connection, ConnectionError } from "../../services/Connection.js"
 import type { FileInfo, FileStoreError } from "../../services/FileStore.js"
+import type { Pace } from "./Pace.js"
 
 /** Slices of a cached file per write: large enough to saturate loopback, small enough to interleave. */
 export const SEGMENT_BYTES = 1024 * 1024
@@ -42,17 +44,21 @@ export const sendCached = <R>(
  */
 export const sendStreamed = <R>(
   connection: Connection,
-  info: FileInfo,
-  body: Stream.Stream<Uint8Array, FileStoreError>,
+  file: { readonly info: FileInfo; readonly body: Stream.Stream<Uint8Array, FileStoreError>; readonly pace: Pace },
   onSent: OnSent<R>
 ): Effect.Effect<string | undefined, ConnectionError, R> =>
   Effect.gen(function*() {
     const hash = createHash("sha256")
-    yield* connection.write(Codec.encodeFileHead(info.size))
-    return yield* body.pipe(
+    yield* connection.write(Codec.encodeFileHead(file.info.size))
+    return yield* file.body.pipe(
       Stream.runForEach((chunk) => {
         hash.update(chunk)
-        return Effect.zipRight(connection.write(Codec.encodeSegmentHead(chunk.length), chunk), onSent(chunk.length))
+        return Effect.gen(function*() {
+          const started = yield* Clock.currentTimeMillis
+          yield* connection.write(Codec.encodeSegmentHead(chunk.length), chunk)
+          file.pace.record(chunk.length, (yield* Clock.currentTimeMillis) - started)
+          yield* onSent(chunk.length)
+        })
       }),
       Effect.zipRight(
         Effect.suspend(() => connection.write(Codec.encodeTrailer(Codec.Trailer.Complete({ digest: hash.digest() }))))
