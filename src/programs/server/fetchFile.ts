@@ -8,10 +8,10 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { createHash } from "node:crypto"
 import { Cache, type CachedFile } from "../../services/Cache.js"
 import { type FileInfo, FileStore, type FileStoreError } from "../../services/FileStore.js"
 import { LockManager } from "../../services/LockManager.js"
+import { sha256 } from "./digest.js"
 import * as Pace from "./Pace.js"
 
 export type Content = Data.TaggedEnum<{
@@ -50,12 +50,6 @@ const openStream = (files: FileStore["Type"], info: FileInfo, reason: "too-large
     return Content.Streamed({ info, reason, body, pace })
   })
 
-const toCachedFile = (info: FileInfo, bytes: Uint8Array): CachedFile => ({
-  info,
-  bytes,
-  digest: createHash("sha256").update(bytes).digest()
-})
-
 const attempt = (name: string): Effect.Effect<Content, FileStoreError, FileStore | Cache | LockManager | Scope.Scope> =>
   Effect.gen(function*() {
     const files = yield* FileStore
@@ -76,7 +70,11 @@ const attempt = (name: string): Effect.Effect<Content, FileStoreError, FileStore
       if (Option.isSome(loadedMeanwhile)) {
         return Option.some(Content.Cached({ file: loadedMeanwhile.value, loaded: false }))
       }
-      const admitted = yield* cache.admit(info, Effect.map(files.read(info), (bytes) => toCachedFile(info, bytes)))
+      const load = Effect.flatMap(
+        files.read(info),
+        (bytes) => Effect.map(sha256(bytes), (digest) => ({ info, bytes, digest }))
+      )
+      const admitted = yield* cache.admit(info, load)
       return Option.map(admitted, (file) => Content.Cached({ file, loaded: true }))
     }))
     // No room beside pinned entries: stream it, outside the lock.
