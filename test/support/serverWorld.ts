@@ -132,18 +132,30 @@ export const statsNow = Effect.scoped(Effect.flatMap(connect, stats))
 const SETTLE_ROUNDS = 500
 
 /**
+ * One round of waiting: every other fiber runs, and so do pending callbacks of the event loop (the
+ * server lets the event loop through while it hashes a file it loads).
+ */
+const round = Effect.zipRight(
+  Effect.yieldNow(),
+  Effect.async<void>((resume) => {
+    const immediate = setImmediate(() => resume(Effect.void))
+    return Effect.sync(() => clearImmediate(immediate))
+  })
+)
+
+/**
  * Waits until STATS shows that the server has let go of everything: no pinned entries, no locks held,
  * no open files. Each round lets every other fiber run; a leak makes it fail with what is still held.
  */
 export const settled = Effect.gen(function*() {
-  for (let round = 1;; round++) {
+  for (let n = 1;; n++) {
     const now = yield* statsNow
     const held = { pinnedEntries: now.pinnedEntries, locksHeld: now.locksHeld, openFiles: now.openFiles }
     if (held.pinnedEntries === 0 && held.locksHeld === 0 && held.openFiles === 0) return now
-    if (round === SETTLE_ROUNDS) {
+    if (n === SETTLE_ROUNDS) {
       expect(held, "still held by the server").toEqual({ pinnedEntries: 0, locksHeld: 0, openFiles: 0 })
     }
-    yield* Effect.yieldNow()
+    yield* round
   }
 })
 
@@ -154,10 +166,10 @@ export const eventually = <A, E, R>(
   rounds = SETTLE_ROUNDS
 ): Effect.Effect<A, E, R> =>
   Effect.gen(function*() {
-    for (let round = 1;; round++) {
+    for (let n = 1;; n++) {
       const value = yield* observe
-      if (check(value) || round >= rounds) return value
-      yield* Effect.yieldNow()
+      if (check(value) || n >= rounds) return value
+      yield* round
     }
   })
 
@@ -169,7 +181,7 @@ export const withinRounds = <A, E, R>(effect: Effect.Effect<A, E, R>, what: stri
   Effect.raceFirst(
     effect,
     Effect.zipRight(
-      Effect.repeatN(Effect.yieldNow(), rounds),
+      Effect.repeatN(round, rounds),
       Effect.dieMessage(`${what}: still not done after ${rounds} rounds`)
     )
   )
@@ -203,13 +215,13 @@ export const nextEvent = (connection: Client["connection"]) =>
 /** Waits until the test clock holds at least `count` sleeps due at `at` (milliseconds): a timer set by the server. */
 export const awaitTimer = (at: number, count = 1) =>
   Effect.gen(function*() {
-    for (let round = 1;; round++) {
+    for (let n = 1;; n++) {
       const sleeps = yield* TestClock.sleeps()
       let due = 0
       for (const instant of sleeps) if (instant === at) due++
       if (due >= count) return
-      if (round === SETTLE_ROUNDS) return yield* Effect.dieMessage(`no timer due at ${at} ms was set`)
-      yield* Effect.yieldNow()
+      if (n === SETTLE_ROUNDS) return yield* Effect.dieMessage(`no timer due at ${at} ms was set`)
+      yield* round
     }
   })
 
