@@ -16,6 +16,7 @@ import { type Connection, ConnectionError } from "../services/Connection.js"
 import { SocketClient } from "../services/SocketClient.js"
 import { SocketServer } from "../services/SocketServer.js"
 import * as Acceptor from "./internal/Acceptor.js"
+import { watchStalls } from "./internal/watchStalls.js"
 
 /** How many bytes one direction holds before its writer waits, as a socket's send buffer would. */
 export const bufferSize = 64 * 1024
@@ -90,16 +91,22 @@ interface Endpoint {
 }
 
 /** Closing the scope without `end` is an abrupt disconnect. */
-const open = ({ incoming, outgoing, peer }: Endpoint): Effect.Effect<Connection, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.succeed({
-      peer,
-      read: receive(incoming),
-      write: (...chunks: ReadonlyArray<Uint8Array>) => send(outgoing, chunks),
-      end: finish(outgoing),
-      unsent: Effect.map(STM.commit(TRef.get(outgoing)), (state) => state.bytes)
-    }),
-    () => abort(incoming, outgoing)
+const open = (
+  { incoming, outgoing, peer }: Endpoint,
+  options: { readonly stallTimeout?: Duration.DurationInput } = {}
+): Effect.Effect<Connection, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.succeed({
+        peer,
+        read: receive(incoming),
+        write: (...chunks: ReadonlyArray<Uint8Array>) => send(outgoing, chunks),
+        end: finish(outgoing),
+        unsent: Effect.map(STM.commit(TRef.get(outgoing)), (state) => state.bytes)
+      }),
+      () => abort(incoming, outgoing)
+    ),
+    (connection) => options.stallTimeout === undefined ? connection : watchStalls(connection, options.stallTimeout)
   )
 
 export const make: Effect.Effect<Context.Context<SocketServer | SocketClient>, never, Scope.Scope> = Effect.gen(

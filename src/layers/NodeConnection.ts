@@ -18,6 +18,11 @@ export interface ConnectionOptions {
   readonly readAhead?: number
   /** How long a `read` may wait for the peer before failing `Stalled`; no limit when left out. */
   readonly readTimeout?: Duration.DurationInput
+  /**
+   * How long a `write` or `end` may wait while the peer takes nothing before failing `Stalled`; no
+   * limit when left out. Progress is seen as Node reports it: when a write is handed to the kernel.
+   */
+  readonly stallTimeout?: Duration.DurationInput
 }
 
 /** The socket is destroyed when the scope closes, whether or not the connection was ended. */
@@ -27,11 +32,11 @@ export const make = (
 ): Effect.Effect<Connection, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() =>
-      fromSocket(
-        socket,
-        options.readAhead ?? 0,
-        options.readTimeout === undefined ? undefined : Duration.toMillis(options.readTimeout)
-      )
+      fromSocket(socket, {
+        readAhead: options.readAhead ?? 0,
+        readTimeoutMillis: millis(options.readTimeout),
+        stallTimeoutMillis: millis(options.stallTimeout)
+      })
     ),
     () =>
       Effect.sync(() => {
@@ -57,7 +62,15 @@ const toConnectionError = (cause: unknown): ConnectionError => {
 
 type ReadResult = Effect.Effect<Option.Option<Uint8Array>, ConnectionError>
 
-const fromSocket = (socket: Net.Socket, readAhead: number, readTimeoutMillis: number | undefined): Connection => {
+const millis = (duration: Duration.DurationInput | undefined) =>
+  duration === undefined ? undefined : Duration.toMillis(duration)
+
+const fromSocket = (socket: Net.Socket, limits: {
+  readonly readAhead: number
+  readonly readTimeoutMillis: number | undefined
+  readonly stallTimeoutMillis: number | undefined
+}): Connection => {
+  const { readAhead, readTimeoutMillis, stallTimeoutMillis } = limits
   const peer = `${socket.remoteAddress}:${socket.remotePort}`
   // What arrived while nobody was reading: up to `readAhead` bytes, plus what Node delivers around a pause.
   const received: Array<Uint8Array> = []
@@ -145,9 +158,25 @@ const fromSocket = (socket: Net.Socket, readAhead: number, readTimeoutMillis: nu
     return awaitEvent("finish", () => socket.end())
   })
 
-  /** Waits for `event`, failing if the socket errors or closes first; the listeners go either way. */
+  /**
+   * Waits for `event`, failing if the socket errors or closes first, or if the peer takes nothing
+   * for a stall timeout; the listeners and the timer go either way.
+   */
   const awaitEvent = (event: "drain" | "finish", start?: () => void) =>
     Effect.async<void, ConnectionError>((resume) => {
+      // A plain timer, armed only while waiting: most writes do not wait.
+      let unsent = socket.writableLength
+      let timer: NodeJS.Timeout | undefined = undefined
+      const watch = () => {
+        timer = stallTimeoutMillis === undefined ? undefined : setTimeout(() => {
+          if (socket.writableLength < unsent) {
+            unsent = socket.writableLength
+            return watch()
+          }
+          removeListeners()
+          resume(Effect.fail(new ConnectionError({ reason: "Stalled" })))
+        }, stallTimeoutMillis)
+      }
       const onEvent = () => {
         removeListeners()
         resume(Effect.void)
@@ -161,6 +190,7 @@ const fromSocket = (socket: Net.Socket, readAhead: number, readTimeoutMillis: nu
         resume(Effect.fail(failure ?? new ConnectionError({ reason: "Closed" })))
       }
       const removeListeners = () => {
+        clearTimeout(timer)
         socket.off(event, onEvent)
         socket.off("error", onError)
         socket.off("close", onClose)
@@ -169,6 +199,8 @@ const fromSocket = (socket: Net.Socket, readAhead: number, readTimeoutMillis: nu
       socket.on("error", onError)
       socket.on("close", onClose)
       start?.()
+      unsent = socket.writableLength
+      watch()
       return Effect.sync(removeListeners)
     })
 

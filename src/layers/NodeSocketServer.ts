@@ -22,7 +22,8 @@ export const make = (
       (server) => Effect.sync(() => server.close())
     )
     const acceptor = yield* Acceptor.make<Net.Socket>({
-      open: NodeConnection.make,
+      open: (socket, options) =>
+        NodeConnection.make(socket, options.stallTimeout === undefined ? {} : { stallTimeout: options.stallTimeout }),
       discard: (socket) => Effect.sync(() => socket.destroy()),
       stopListening: Effect.sync(() => server.close())
     })

@@ -43,6 +43,16 @@ export interface ServerConnection extends Connection {
   readonly draining: Effect.Effect<void>
 }
 
+export interface ServeOptions {
+  readonly gracePeriod: Duration.DurationInput
+  /**
+   * A connection's `write` or `end` that waits while the client takes nothing for this long fails
+   * with `Stalled`: a client that stops reading cannot hold a transfer, its cache pin and its file
+   * forever. A slow client that keeps reading is not cut off. No limit when left out.
+   */
+  readonly stallTimeout?: Duration.DurationInput
+}
+
 export class SocketServer extends Context.Tag("ferry/SocketServer")<SocketServer, {
   /** Where the server listens (the real port when it was asked for port 0). */
   readonly address: ServerAddress
@@ -54,6 +64,6 @@ export class SocketServer extends Context.Tag("ferry/SocketServer")<SocketServer
    */
   readonly serve: <R>(
     handle: (connection: ServerConnection) => Effect.Effect<void, never, R>,
-    options: { readonly gracePeriod: Duration.DurationInput }
+    options: ServeOptions
   ) => Effect.Effect<never, never, R>
 }>() {}

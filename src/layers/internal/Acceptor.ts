@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 import type { Connection } from "../../services/Connection.js"
-import type { ServerConnection, SocketServer } from "../../services/SocketServer.js"
+import type { ServeOptions, ServerConnection, SocketServer } from "../../services/SocketServer.js"
 
 export interface Acceptor<A> {
   /** Hands over a newly accepted connection; false once the server no longer accepts any. */
@@ -26,7 +26,7 @@ type State<A> =
 
 export const make = <A>(transport: {
   /** Makes a connection of an accepted one, released when its handler returns. */
-  readonly open: (accepted: A) => Effect.Effect<Connection, never, Scope.Scope>
+  readonly open: (accepted: A, options: ServeOptions) => Effect.Effect<Connection, never, Scope.Scope>
   /** Drops a connection that will never be served. */
   readonly discard: (accepted: A) => Effect.Effect<void>
   /** Stops new connections from arriving at all. */
@@ -57,7 +57,7 @@ export const make = <A>(transport: {
 
     const serve = <R>(
       handle: (connection: ServerConnection) => Effect.Effect<void, never, R>,
-      { gracePeriod }: { readonly gracePeriod: Duration.DurationInput }
+      options: ServeOptions
     ): Effect.Effect<never, never, R> =>
       Effect.scoped(Effect.gen(function*() {
         if (state._tag !== "Waiting") {
@@ -68,7 +68,7 @@ export const make = <A>(transport: {
         const runHandler = yield* FiberSet.runtime(handlers)<R>()
 
         const handleOne = (accepted: A) =>
-          Effect.scoped(Effect.flatMap(transport.open(accepted), (connection) =>
+          Effect.scoped(Effect.flatMap(transport.open(accepted, options), (connection) =>
             handle({ ...connection, draining: Deferred.await(draining) }).pipe(
               Effect.catchAllCause((cause) =>
                 Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("connection handler failed", cause)
@@ -84,11 +84,11 @@ export const make = <A>(transport: {
             const active = yield* FiberSet.size(handlers)
             if (active > 0) {
               yield* Effect.logInfo(`shutting down: waiting for ${active} connection(s) to finish`).pipe(
-                Effect.annotateLogs("gracePeriod", Duration.format(gracePeriod))
+                Effect.annotateLogs("gracePeriod", Duration.format(options.gracePeriod))
               )
             }
             // Finalizers run uninterruptibly: the wait must be made interruptible for the timeout to end it.
-            yield* Effect.timeoutOption(Effect.interruptible(FiberSet.awaitEmpty(handlers)), gracePeriod)
+            yield* Effect.timeoutOption(Effect.interruptible(FiberSet.awaitEmpty(handlers)), options.gracePeriod)
             yield* FiberSet.clear(handlers)
           })
         )

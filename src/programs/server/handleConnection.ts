@@ -12,15 +12,12 @@ import * as Codec from "../../protocol/Codec.js"
 import type { ProtocolError } from "../../protocol/ProtocolError.js"
 import type { ServerConnection } from "../../services/SocketServer.js"
 import { closeWith } from "./closeWith.js"
-import { guardStalls } from "./guardStalls.js"
 import { respond } from "./respond.js"
 import { count } from "./ServerMetrics.js"
 
 export interface ConnectionLimits {
   /** How long a client has to send a whole request, from connecting or from the previous response. */
   readonly requestTimeout: Duration.DurationInput
-  /** How long a client may take nothing while a response waits to be sent. */
-  readonly stallTimeout: Duration.DurationInput
 }
 
 /** The request deadline passed: `idle` when not a byte of a request had arrived. */
@@ -37,8 +34,7 @@ const statusFor = (error: ProtocolError): Codec.FailureStatus => {
   }
 }
 
-export const handleConnection = (accepted: ServerConnection, limits: ConnectionLimits) => {
-  const connection = guardStalls(accepted, limits.stallTimeout)
+export const handleConnection = (connection: ServerConnection, limits: ConnectionLimits) => {
   const reader = ByteReader.make(connection.read)
 
   // One deadline for the whole request: a client trickling bytes does not push it back.

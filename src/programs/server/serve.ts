@@ -17,6 +17,8 @@ import * as ServerMetrics from "./ServerMetrics.js"
 export interface ServeOptions extends ConnectionLimits {
   readonly maxConnections: number
   readonly gracePeriod: Duration.DurationInput
+  /** How long a client may take nothing while a response waits to be sent (the transport watches). */
+  readonly stallTimeout: Duration.DurationInput
 }
 
 const turnAway = (connection: ServerConnection) =>
@@ -53,7 +55,7 @@ export const serve = (options: ServeOptions) =>
           Effect.flatMap(Option.match({ onNone: () => turnAway(connection), onSome: () => Effect.void })),
           active
         ),
-      { gracePeriod: options.gracePeriod }
+      { gracePeriod: options.gracePeriod, stallTimeout: options.stallTimeout }
     )
   }).pipe(
     Effect.provideServiceEffect(ServerMetrics.ServerMetrics, ServerMetrics.make),

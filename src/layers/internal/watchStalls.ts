@@ -1,6 +1,7 @@
 /**
- * A client that stops reading must not hold a transfer, its cache pin and its file open forever:
- * a write that sees the client take nothing for a whole stall timeout fails, ending the connection.
+ * Stall detection for a transport with no cheaper way to watch its writes (the in-memory network):
+ * a write that sees the peer take nothing for a whole stall timeout fails `Stalled`. It costs a
+ * fiber per write; the Node transport arms a timer only while a write waits instead.
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -32,7 +33,7 @@ const watch =
       }
     })
 
-export const guardStalls = <C extends Connection>(connection: C, timeout: Duration.DurationInput): C => {
+export const watchStalls = <C extends Connection>(connection: C, timeout: Duration.DurationInput): C => {
   const guarded = watch(connection, timeout)
   return {
     ...connection,
