@@ -22,7 +22,8 @@ import {
   maxConnections,
   port,
   requestTimeout,
-  stallTimeout
+  stallTimeout,
+  streamBuffers
 } from "./serverOptions.js"
 
 const PROGRAM = "ferry-server"
@@ -46,6 +47,7 @@ export const command = Command.make(
     directory,
     cacheSize,
     cachePolicy,
+    streamBuffers,
     maxConnections,
     requestTimeout,
     stallTimeout,
@@ -75,7 +77,8 @@ export const command = Command.make(
   HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --cache-size 512MiB --max-connections 200"),
   HelpDoc.p("  FERRY_CACHE_SIZE=1g ferry-server localhost 9098 ./files --log-level debug"),
   HelpDoc.p(
-    `Defaults: --cache-size ${DEFAULTS.cacheSize}, --cache-policy ${DEFAULT_POLICY}, --max-connections ${DEFAULTS.maxConnections}, ` +
+    `Defaults: --cache-size ${DEFAULTS.cacheSize}, --cache-policy ${DEFAULT_POLICY}, ` +
+      `--stream-buffers ${DEFAULTS.streamBuffers}, --max-connections ${DEFAULTS.maxConnections}, ` +
       `--request-timeout "${DEFAULTS.requestTimeout}", --stall-timeout "${DEFAULTS.stallTimeout}", ` +
       `--grace-period "${DEFAULTS.gracePeriod}", --log-format text, --log-level info (env FERRY_LOG_LEVEL).`
   ),

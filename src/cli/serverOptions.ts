@@ -14,6 +14,7 @@ import { LOG_FORMATS } from "./logging.js"
 
 export const DEFAULTS = {
   cacheSize: "64MiB",
+  streamBuffers: "32MiB",
   maxConnections: 1024,
   requestTimeout: "10 seconds",
   stallTimeout: "60 seconds",
@@ -47,6 +48,22 @@ export const cacheSize = Options.text("cache-size").pipe(
     })
   )
 )
+export const streamBuffers = Options.text("stream-buffers").pipe(
+  Options.withFallbackConfig(Config.string("FERRY_STREAM_BUFFERS")),
+  Options.withDefault(DEFAULTS.streamBuffers),
+  Options.withDescription(
+    "Memory meant for chunks of files streamed from disk (not cached), read and not yet sent, all " +
+      "clients together: each stream reads chunks no larger than its fair share of it (64 KiB at least). " +
+      "At least 1MiB. Env: FERRY_STREAM_BUFFERS."
+  ),
+  Options.mapEffect((text) =>
+    Either.match(parseBytes(text), {
+      onLeft: (message) => invalid(`--stream-buffers: ${message}`),
+      onRight: (bytes) => bytes >= 2 ** 20 ? Effect.succeed(bytes) : invalid("--stream-buffers must be at least 1MiB")
+    })
+  )
+)
+
 export const maxConnections = Options.integer("max-connections").pipe(
   Options.withFallbackConfig(Config.integer("FERRY_MAX_CONNECTIONS")),
   Options.withDefault(DEFAULTS.maxConnections),

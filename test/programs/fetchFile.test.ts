@@ -10,6 +10,7 @@ import * as MemoryFileStore from "../../src/layers/MemoryFileStore.js"
 import { MemoryFiles } from "../../src/layers/MemoryFileStore.js"
 import * as SemaphoreLockManager from "../../src/layers/SemaphoreLockManager.js"
 import { fetchFile } from "../../src/programs/server/fetchFile.js"
+import { makeStreamBuffers, StreamBuffers } from "../../src/programs/server/openStream.js"
 import { Cache } from "../../src/services/Cache.js"
 import { FileStore } from "../../src/services/FileStore.js"
 import { LockManager } from "../../src/services/LockManager.js"
@@ -18,7 +19,8 @@ const world = (capacity: number) =>
   Layer.mergeAll(
     MemoryFileStore.layer,
     BoundedCache.layer({ capacity, policy: lru }),
-    SemaphoreLockManager.layer
+    SemaphoreLockManager.layer,
+    Layer.effect(StreamBuffers, makeStreamBuffers(1024 * 1024))
   )
 
 const bytes = (size: number, seed = 1) => Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff)

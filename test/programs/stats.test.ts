@@ -58,7 +58,8 @@ describe("stats", () => {
         capacityBytes: 10_000,
         pinnedEntries: 0,
         locksHeld: 0,
-        openFiles: 0
+        openFiles: 0,
+        streamBuffersHeld: 0
       })
 
       expectComplete(yield* get(client, "a"), a) // a miss: loaded
@@ -87,7 +88,8 @@ describe("stats", () => {
         stalls: 0,
         pinnedEntries: 0,
         locksHeld: 0,
-        openFiles: 0
+        openFiles: 0,
+        streamBuffersHeld: 0
       })
 
       // 9 500 bytes fit only once "a" is evicted.

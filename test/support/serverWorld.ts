@@ -72,7 +72,8 @@ export const DEFAULT_LIMITS: ServeOptions = {
   maxConnections: 16,
   gracePeriod: "5 seconds",
   requestTimeout: "10 seconds",
-  stallTimeout: "30 seconds"
+  stallTimeout: "30 seconds",
+  streamBuffers: 4 * 1024 * 1024
 }
 
 /** Runs the server in the background for the rest of the test's scope. */

@@ -9,6 +9,7 @@ import * as Metric from "effect/Metric"
 import { Cache } from "../../services/Cache.js"
 import { FileStore } from "../../services/FileStore.js"
 import { LockManager } from "../../services/LockManager.js"
+import { StreamBuffers } from "./openStream.js"
 
 const counters = {
   requests: "requests answered, whatever their status",
@@ -59,6 +60,7 @@ export const snapshot = Effect.gen(function*() {
   const cache = yield* Cache
   const locks = yield* LockManager
   const files = yield* FileStore
+  const buffers = yield* StreamBuffers
   const values: Record<string, number> = {}
   for (const [name, counter] of Object.entries(metrics.counters)) values[name] = (yield* Metric.value(counter)).count
   const cacheStats = yield* cache.stats
@@ -72,6 +74,7 @@ export const snapshot = Effect.gen(function*() {
     capacityBytes: cacheStats.capacity,
     pinnedEntries: cacheStats.pinned,
     locksHeld: yield* locks.held,
-    openFiles: yield* files.openHandles
+    openFiles: yield* files.openHandles,
+    streamBuffersHeld: yield* buffers.held
   } satisfies Record<string, number>
 })

@@ -2,17 +2,15 @@
  * How a request for a file is decided: served from the cache, loaded into it once however many
  * ask at the same time, or streamed from disk when it cannot be cached.
  */
-import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import { Cache, type CachedFile } from "../../services/Cache.js"
 import { type FileInfo, FileStore, type FileStoreError } from "../../services/FileStore.js"
 import { LockManager } from "../../services/LockManager.js"
 import { sha256 } from "./digest.js"
-import * as Pace from "./Pace.js"
+import { type OpenStream, openStream, type StreamBuffers } from "./openStream.js"
 
 export type Content = Data.TaggedEnum<{
   /** In memory and pinned for the request's scope; `loaded` when this request read the disk. */
@@ -22,35 +20,19 @@ export type Content = Data.TaggedEnum<{
    * file is already open and its first chunk read, so that a file gone since it was looked up is
    * looked up again rather than half sent.
    */
-  Streamed: {
-    readonly info: FileInfo
-    readonly reason: "too-large" | "no-room"
-    readonly body: Stream.Stream<Uint8Array, FileStoreError>
-    /** Chooses the size of each chunk read: the sender tells it how fast the client takes them. */
-    readonly pace: Pace.Pace
-  }
+  Streamed: { readonly stream: OpenStream; readonly reason: "too-large" | "no-room" }
 }>
 export const Content = Data.taggedEnum<Content>()
 
 // A file that changes between being looked up and being read is looked up again, a few times.
 const CHANGED_RETRIES = 3
 
-/** Opens `info` for streaming and reads its first chunk; the file stays open for the scope. */
-const openStream = (files: FileStore["Type"], info: FileInfo, reason: "too-large" | "no-room") =>
-  Effect.gen(function*() {
-    const pace = Pace.make()
-    const pull = yield* Stream.toPull(files.stream(info, pace.next))
-    const first = yield* pull.pipe(
-      Effect.catchAll(Option.match({ onNone: () => Effect.succeed(Chunk.empty<Uint8Array>()), onSome: Effect.fail }))
-    )
-    // One chunk read ahead, so that the disk and the network work at the same time.
-    const body = Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull)).pipe(
-      Stream.buffer({ capacity: 1 })
-    )
-    return Content.Streamed({ info, reason, body, pace })
-  })
+const streamed = (files: FileStore["Type"], info: FileInfo, reason: "too-large" | "no-room") =>
+  Effect.map(openStream(files, info), (stream) => Content.Streamed({ stream, reason }))
 
-const attempt = (name: string): Effect.Effect<Content, FileStoreError, FileStore | Cache | LockManager | Scope.Scope> =>
+const attempt = (
+  name: string
+): Effect.Effect<Content, FileStoreError, FileStore | Cache | LockManager | StreamBuffers | Scope.Scope> =>
   Effect.gen(function*() {
     const files = yield* FileStore
     const cache = yield* Cache
@@ -59,7 +41,7 @@ const attempt = (name: string): Effect.Effect<Content, FileStoreError, FileStore
     const info = yield* files.stat(name).pipe(
       Effect.tapError((error) => error.reason === "NotFound" ? cache.invalidate(name) : Effect.void)
     )
-    if (info.size > cache.capacity) return yield* openStream(files, info, "too-large")
+    if (info.size > cache.capacity) return yield* streamed(files, info, "too-large")
 
     const hit = yield* cache.lookup(info)
     if (Option.isSome(hit)) return Content.Cached({ file: hit.value, loaded: false })
@@ -78,7 +60,7 @@ const attempt = (name: string): Effect.Effect<Content, FileStoreError, FileStore
       return Option.map(admitted, (file) => Content.Cached({ file, loaded: true }))
     }))
     // No room beside pinned entries: stream it, outside the lock.
-    return Option.isSome(loaded) ? loaded.value : yield* openStream(files, info, "no-room")
+    return Option.isSome(loaded) ? loaded.value : yield* streamed(files, info, "no-room")
   })
 
 /**

@@ -13,6 +13,7 @@ import type { Connection, ConnectionError } from "../../services/Connection.js"
 import type { FileStore } from "../../services/FileStore.js"
 import type { LockManager } from "../../services/LockManager.js"
 import { Content, fetchFile } from "./fetchFile.js"
+import type { StreamBuffers } from "./openStream.js"
 import { sendCached, sendStreamed } from "./sendFile.js"
 import { count, type ServerMetrics, snapshot } from "./ServerMetrics.js"
 
@@ -58,7 +59,7 @@ const get = (connection: Connection, report: Report, name: string) =>
       return count("bytesServed", bytes)
     }
     if (content._tag === "Cached") return yield* sendCached(connection, content.file, sent)
-    const aborted = yield* sendStreamed(connection, content, sent)
+    const aborted = yield* sendStreamed(connection, content.stream, sent)
     if (aborted !== undefined) {
       report.status = Codec.Status.InternalError
       report.detail = aborted
@@ -87,7 +88,7 @@ const unfinished = (exit: Exit.Exit<unknown, ConnectionError>): string | undefin
 export const respond = (
   connection: Connection,
   request: Codec.Request
-): Effect.Effect<void, ConnectionError, FileStore | Cache | LockManager | ServerMetrics> =>
+): Effect.Effect<void, ConnectionError, FileStore | Cache | LockManager | StreamBuffers | ServerMetrics> =>
   Effect.gen(function*() {
     const report: Report = { status: Codec.Status.Ok, bytes: 0 }
     const started = yield* Clock.currentTimeMillis

@@ -9,8 +9,7 @@ import { createHash } from "node:crypto"
 import * as Codec from "../../protocol/Codec.js"
 import type { CachedFile } from "../../services/Cache.js"
 import type { Connection, ConnectionError } from "../../services/Connection.js"
-import type { FileInfo, FileStoreError } from "../../services/FileStore.js"
-import type { Pace } from "./Pace.js"
+import type { OpenStream } from "./openStream.js"
 
 /** Slices of a cached file per write: large enough to saturate loopback, small enough to interleave. */
 export const SEGMENT_BYTES = 1024 * 1024
@@ -44,7 +43,7 @@ export const sendCached = <R>(
  */
 export const sendStreamed = <R>(
   connection: Connection,
-  file: { readonly info: FileInfo; readonly body: Stream.Stream<Uint8Array, FileStoreError>; readonly pace: Pace },
+  file: OpenStream,
   onSent: OnSent<R>
 ): Effect.Effect<string | undefined, ConnectionError, R> =>
   Effect.gen(function*() {
@@ -56,7 +55,7 @@ export const sendStreamed = <R>(
         return Effect.gen(function*() {
           const started = yield* Clock.currentTimeMillis
           yield* connection.write(Codec.encodeSegmentHead(chunk.length), chunk)
-          file.pace.record(chunk.length, (yield* Clock.currentTimeMillis) - started)
+          yield* file.sent(chunk.length, (yield* Clock.currentTimeMillis) - started)
           yield* onSent(chunk.length)
         })
       }),

@@ -12,6 +12,7 @@ import { Cache } from "../../services/Cache.js"
 import { type ServerConnection, SocketServer } from "../../services/SocketServer.js"
 import { closeWith } from "./closeWith.js"
 import { type ConnectionLimits, handleConnection } from "./handleConnection.js"
+import { makeStreamBuffers, StreamBuffers } from "./openStream.js"
 import * as ServerMetrics from "./ServerMetrics.js"
 
 export interface ServeOptions extends ConnectionLimits {
@@ -19,6 +20,8 @@ export interface ServeOptions extends ConnectionLimits {
   readonly gracePeriod: Duration.DurationInput
   /** How long a client may take nothing while a response waits to be sent (the transport watches). */
   readonly stallTimeout: Duration.DurationInput
+  /** Bytes of file chunks read for streaming and not yet sent, all streams together. */
+  readonly streamBuffers: number
 }
 
 const turnAway = (connection: ServerConnection) =>
@@ -59,5 +62,6 @@ export const serve = (options: ServeOptions) =>
     )
   }).pipe(
     Effect.provideServiceEffect(ServerMetrics.ServerMetrics, ServerMetrics.make),
+    Effect.provideServiceEffect(StreamBuffers, makeStreamBuffers(options.streamBuffers)),
     Effect.onInterrupt(() => Effect.logInfo("stopped"))
   )
