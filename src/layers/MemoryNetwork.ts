@@ -51,19 +51,22 @@ const receive = (pipe: Pipe): Effect.Effect<Option.Option<Uint8Array>, Connectio
     return STM.as(TRef.set(pipe, { ...state, chunks: rest, bytes: state.bytes - chunk.length }), Option.some(chunk))
   })
 
-// Like a socket: the chunks are always taken, then the writer waits until the buffer is below its limit.
-const send = (pipe: Pipe, chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, ConnectionError> =>
-  Effect.zipRight(
+// Like a socket: the chunks are always taken (copied, as the kernel copies them, so the writer may
+// reuse its memory), then the writer waits until the buffer is below its limit.
+const send = (pipe: Pipe, chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, ConnectionError> => {
+  const copies = chunks.map((chunk) => chunk.slice())
+  return Effect.zipRight(
     transact(pipe, (state) => {
       if (state.status !== "Open") return STM.fail(closed())
       const bytes = chunks.reduce((bytes, chunk) => bytes + chunk.length, state.bytes)
-      return TRef.set(pipe, { ...state, chunks: Chunk.appendAll(state.chunks, Chunk.fromIterable(chunks)), bytes })
+      return TRef.set(pipe, { ...state, chunks: Chunk.appendAll(state.chunks, Chunk.fromIterable(copies)), bytes })
     }),
     transact(pipe, (state) => {
       if (state.status === "Broken") return STM.fail(closed())
       return state.bytes < bufferSize ? STM.void : STM.retry
     })
   )
+}
 
 const finish = (pipe: Pipe): Effect.Effect<void, ConnectionError> =>
   transact(pipe, (state) => {

@@ -144,25 +144,40 @@ const fromSocket = (socket: Net.Socket, limits: {
     Effect.suspend(() => {
       if (failure !== undefined) return Effect.fail(failure)
       if (socket.destroyed || socket.writableEnded) return Effect.fail(new ConnectionError({ reason: "Closed" }))
-      // Corked, Node hands all the chunks to the kernel in one writev.
+      // Corked, Node hands all the chunks to the kernel in one writev. The last one's callback says
+      // when all of them have been handed over: only then may the caller reuse their memory.
+      let handedOver: { readonly error: Error | null | undefined } | undefined = undefined
+      let onHandedOver: (error?: Error | null) => void = (error) => void (handedOver = { error })
       if (chunks.length > 1) socket.cork()
-      for (const chunk of chunks) socket.write(chunk)
+      chunks.forEach((chunk, index) =>
+        socket.write(chunk, index === chunks.length - 1 ? (error) => onHandedOver(error) : undefined)
+      )
       if (chunks.length > 1) socket.uncork()
-      return socket.writableNeedDrain ? awaitEvent("drain") : Effect.void
+      // Written at once (the callback only comes on the next tick), as most writes are.
+      if (socket.writableLength === 0) return Effect.void
+      return awaitProgress((done) => {
+        if (handedOver !== undefined) return done(handedOver.error)
+        onHandedOver = done
+      })
     })
 
   const end = Effect.suspend(() => {
     if (socket.writableFinished) return Effect.void
     if (failure !== undefined) return Effect.fail(failure)
     if (socket.destroyed) return Effect.fail(new ConnectionError({ reason: "Closed" }))
-    return awaitEvent("finish", () => socket.end())
+    return awaitProgress((done) => {
+      socket.once("finish", done)
+      socket.end()
+      return () => socket.off("finish", done)
+    })
   })
 
   /**
-   * Waits for `event`, failing if the socket errors or closes first, or if the peer takes nothing
-   * for a stall timeout; the listeners and the timer go either way.
+   * Waits until `start` calls `done` (with an error: fails), failing if the socket errors or closes first, or if the peer
+   * takes nothing for a stall timeout; the listeners (and what `start` returns) and the timer go
+   * either way.
    */
-  const awaitEvent = (event: "drain" | "finish", start?: () => void) =>
+  const awaitProgress = (start: (done: (error?: Error | null) => void) => (() => void) | void) =>
     Effect.async<void, ConnectionError>((resume) => {
       // A plain timer, armed only while waiting: most writes do not wait.
       let unsent = socket.writableLength
@@ -173,35 +188,38 @@ const fromSocket = (socket: Net.Socket, limits: {
             unsent = socket.writableLength
             return watch()
           }
-          removeListeners()
-          resume(Effect.fail(new ConnectionError({ reason: "Stalled" })))
+          finish(Effect.fail(new ConnectionError({ reason: "Stalled" })))
         }, stallTimeoutMillis)
       }
-      const onEvent = () => {
+      let waiting = true
+      const finish = (effect: Effect.Effect<void, ConnectionError>) => {
+        if (!waiting) return
+        waiting = false
         removeListeners()
-        resume(Effect.void)
+        resume(effect)
       }
-      const onError = (cause: Error) => {
-        removeListeners()
-        resume(Effect.fail(toConnectionError(cause)))
-      }
-      const onClose = () => {
-        removeListeners()
-        resume(Effect.fail(failure ?? new ConnectionError({ reason: "Closed" })))
-      }
+      const onError = (cause: Error) => finish(Effect.fail(toConnectionError(cause)))
+      const onClose = () => finish(Effect.fail(failure ?? new ConnectionError({ reason: "Closed" })))
+      let stop: (() => void) | void = undefined
       const removeListeners = () => {
         clearTimeout(timer)
-        socket.off(event, onEvent)
+        stop?.()
         socket.off("error", onError)
         socket.off("close", onClose)
       }
-      socket.on(event, onEvent)
       socket.on("error", onError)
       socket.on("close", onClose)
-      start?.()
+      stop = start((error) => finish(error ? Effect.fail(failure ?? toConnectionError(error)) : Effect.void))
+      if (!waiting) {
+        stop?.()
+        return
+      }
       unsent = socket.writableLength
       watch()
-      return Effect.sync(removeListeners)
+      return Effect.sync(() => {
+        waiting = false
+        removeListeners()
+      })
     })
 
   return { peer, read, write, end, unsent: Effect.sync(() => socket.writableLength) }

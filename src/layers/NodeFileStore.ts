@@ -13,8 +13,8 @@ import type { BigIntStats } from "node:fs"
 import { constants } from "node:fs"
 import * as fsp from "node:fs/promises"
 import { isAcceptableName } from "../services/FileName.js"
-import type { ChunkSize, FileInfo } from "../services/FileStore.js"
-import { FileStore, FileStoreError, nextChunkSize, sameVersion } from "../services/FileStore.js"
+import type { Allocate, ChunkSize, FileInfo } from "../services/FileStore.js"
+import { FileStore, FileStoreError, freshBuffer, nextChunkSize, sameVersion } from "../services/FileStore.js"
 
 export class DirectoryError extends Data.TaggedError("DirectoryError")<{
   readonly reason: "Missing" | "NotADirectory" | "Unreadable"
@@ -178,12 +178,16 @@ export const make = (root: string): Effect.Effect<FileStore["Type"], DirectoryEr
         return buffer
       }))
 
-    const stream = (info: FileInfo, chunkSize: ChunkSize): Stream.Stream<Uint8Array, FileStoreError> =>
+    const stream = (
+      info: FileInfo,
+      chunkSize: ChunkSize,
+      allocate: Allocate = freshBuffer
+    ): Stream.Stream<Uint8Array, FileStoreError> =>
       Stream.unwrapScoped(Effect.map(open(info), (handle) =>
         Stream.unfoldEffect(0, (position) => {
           if (position >= info.size) return Effect.as(checkEnd(info, handle), Option.none())
-          // A fresh buffer per chunk: the consumer may still hold the previous ones.
-          const buffer = Buffer.allocUnsafeSlow(Math.min(nextChunkSize(chunkSize), info.size - position))
+          // Memory of the consumer's choosing: it may still hold the previous chunks.
+          const buffer = allocate(Math.min(nextChunkSize(chunkSize), info.size - position))
           return readAt(info, handle, buffer, 0, position).pipe(
             Effect.filterOrFail((bytesRead) => bytesRead > 0, () => fail("Changed", info.name)),
             Effect.map((bytesRead) => Option.some([buffer.subarray(0, bytesRead), position + bytesRead] as const))

@@ -37,9 +37,9 @@ export interface Connection {
   /** The next bytes the peer sent; `None` once it has finished sending. */
   readonly read: Effect.Effect<Option.Option<Uint8Array>, ConnectionError>
   /**
-   * Sends `chunks` in order, in one write where the platform allows. Completes once they are
-   * queued and the send buffer is below its limit, so a sender that waits on it is held back to
-   * the pace of the peer. The chunks must not be modified afterwards.
+   * Sends `chunks` in order, in one write where the platform allows. Completes once they have been
+   * handed to the network (copied into the kernel's send buffer), so a sender that waits on it is
+   * held back to the pace of the peer, and may reuse the chunks' memory afterwards; not before.
    */
   readonly write: (...chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError>
   /** Finishes sending: completes once everything written has been handed to the network. */

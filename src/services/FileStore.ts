@@ -29,6 +29,11 @@ export type ChunkSize = number | (() => number)
 export const nextChunkSize = (chunkSize: ChunkSize): number =>
   Math.max(1, Math.floor(typeof chunkSize === "number" ? chunkSize : chunkSize()))
 
+/** Memory for a chunk of `size` bytes to be read into: a fresh buffer each time unless the reader recycles. */
+export type Allocate = (size: number) => Uint8Array
+
+export const freshBuffer: Allocate = (size) => Buffer.allocUnsafeSlow(size)
+
 export class FileStoreError extends Data.TaggedError("FileStoreError")<{
   /**
    * - `NotFound`: no regular file of that name inside the directory (including every name that
@@ -62,9 +67,14 @@ export class FileStore extends Context.Tag("ferry/FileStore")<FileStore, {
    * Streams the file in chunks of at most `chunkSize` bytes (asked again before each read when it
    * is a function, so that the reader can follow its consumer's pace), holding one open handle for the
    * stream's lifetime. Fails with `Changed` (possibly after some chunks) unless exactly `info`'s
-   * version was read.
+   * version was read. A store that reads into memory reads each chunk into `allocate(size)` (a view
+   * of it is emitted); a store that already holds the bytes may emit views of its own instead.
    */
-  readonly stream: (info: FileInfo, chunkSize: ChunkSize) => Stream.Stream<Uint8Array, FileStoreError>
+  readonly stream: (
+    info: FileInfo,
+    chunkSize: ChunkSize,
+    allocate?: Allocate
+  ) => Stream.Stream<Uint8Array, FileStoreError>
   /** File handles open right now, for checking that none is left behind. */
   readonly openHandles: Effect.Effect<number>
 }>() {}

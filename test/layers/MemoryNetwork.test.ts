@@ -93,6 +93,20 @@ describe("MemoryNetwork", () => {
       expect(yield* connection.read).toEqual(Option.none())
     })))
 
+  it.effect("a written chunk is taken as it was: the writer may reuse its memory once the write completes", () =>
+    onNetwork(Effect.gen(function*() {
+      yield* serve((connection) =>
+        Effect.gen(function*() {
+          const buffer = bytes("first")
+          yield* connection.write(buffer)
+          buffer.set(bytes("again"))
+          yield* connection.write(buffer)
+          yield* connection.end
+        }).pipe(Effect.orDie)
+      )
+      expect(yield* readAll(yield* connect)).toBe("firstagain")
+    })))
+
   it.effect("a writer waits while its reader does not read, and goes on when it does", () =>
     onNetwork(Effect.gen(function*() {
       const accepted = yield* Deferred.make<ServerConnection>()

@@ -304,8 +304,41 @@ describe("NodeSocket", () => {
       expect(ours.isPaused()).toBe(true)
       theirs.pause()
       const writing = yield* Effect.fork(connection.write(new Uint8Array(64 * 1024 * 1024)))
-      yield* waitUntil(() => ours.listenerCount("drain") > before[events.indexOf("drain")]!)
+      yield* waitUntil(() => ours.listenerCount("close") > before[events.indexOf("close")]!)
       yield* Fiber.interrupt(writing)
       expect(listeners()).toEqual(before)
+    }).pipe(Effect.scoped))
+
+  it.live("a write completes once its bytes are handed over: the writer may then reuse its memory", () =>
+    Effect.gen(function*() {
+      const { ours, theirs } = yield* socketPair
+      const connection = yield* NodeConnection.make(ours)
+      // One buffer, refilled for every write; smaller than Node's own buffer limit, so that a write
+      // the kernel cannot take at once would otherwise look done while its bytes still wait in Node.
+      const BLOCK = 8 * 1024
+      const BLOCKS = 4096
+      const buffer = Buffer.alloc(BLOCK)
+      theirs.pause()
+      const writer = yield* Effect.fork(Effect.forEach(Array.from({ length: BLOCKS }, (_, i) => i), (i) => {
+        buffer.fill(i & 0xff)
+        return connection.write(buffer)
+      }, { discard: true }))
+      // The kernel's buffers are full before the peer reads anything.
+      yield* waitUntil(() => ours.writableLength > 0)
+      const received = yield* Effect.async<Buffer>((resume) => {
+        const chunks: Array<Buffer> = []
+        let length = 0
+        theirs.on("data", (chunk: Buffer) => {
+          chunks.push(chunk)
+          length += chunk.length
+          if (length === BLOCK * BLOCKS) resume(Effect.succeed(Buffer.concat(chunks)))
+        })
+        theirs.resume()
+      })
+      yield* Fiber.join(writer)
+      const wrong = Array.from({ length: BLOCKS }, (_, i) => i).filter((i) =>
+        !received.subarray(i * BLOCK, (i + 1) * BLOCK).every((byte) => byte === (i & 0xff))
+      )
+      expect(wrong).toEqual([])
     }).pipe(Effect.scoped))
 })

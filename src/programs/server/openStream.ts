@@ -6,10 +6,11 @@
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { FileInfo, FileStore, FileStoreError } from "../../services/FileStore.js"
+import type { Allocate, FileInfo, FileStore, FileStoreError } from "../../services/FileStore.js"
 import * as Pace from "./Pace.js"
 
 /**
@@ -18,6 +19,8 @@ import * as Pace from "./Pace.js"
  * chunks of at most `bytes / (3 × streams)`, but never smaller than `Pace.MIN_CHUNK_BYTES`: past
  * `bytes / (3 × 64 KiB)` streams, the bound grows with them. Nobody waits for room: a budget one
  * could exhaust by opening streams and not reading them would be a way to stop everyone else's.
+ * The share is taken at each read: a stream that read while there were fewer others keeps its larger
+ * chunks only until it reads again.
  * The share is taken at each read: a stream that read while there were fewer others keeps its larger
  * chunks only until it reads again.
  */
@@ -49,9 +52,44 @@ export const makeStreamBuffers = (bytes: number) =>
 
 export interface OpenStream {
   readonly info: FileInfo
-  readonly body: Stream.Stream<Uint8Array, FileStoreError>
-  /** `bytes` of the body were taken by the client in `millis`: they are no longer held, the pace follows. */
-  readonly sent: (bytes: number, millis: number) => Effect.Effect<void>
+  /** The next chunks of the file, in order, one read ahead; empty once it has all been read. */
+  readonly next: Effect.Effect<Chunk.Chunk<Uint8Array>, FileStoreError>
+  /**
+   * `chunk` of the body was handed to the network in `millis`: it is no longer held, its memory may
+   * be read into again, and the pace follows.
+   */
+  readonly sent: (chunk: Uint8Array, millis: number) => Effect.Effect<void>
+}
+
+/** The largest power of two at most `bytes` (and at least 1). */
+const powerOfTwoBelow = (bytes: number) => 2 ** Math.floor(Math.log2(Math.max(1, bytes)))
+
+// A stream has at most this many chunks in flight (see StreamBuffers), so keeps no more spare buffers.
+const SPARE_BUFFERS = CHUNKS_HELD + 1
+
+/**
+ * The memory a stream reads into, reused: a chunk's buffer comes back once the chunk has been sent,
+ * so a stream allocates the few buffers it has in flight rather than one per chunk (garbage for the
+ * collector, and holes in the heap that keep its resident size up). Chunks are sized in powers of
+ * two, so a buffer fits the next chunk unless the size changed; buffers of an old size are dropped.
+ */
+const makeRecycler = () => {
+  const own = new WeakMap<ArrayBufferLike, Uint8Array>()
+  let spare: Array<Uint8Array> = []
+  const allocate: Allocate = (size) => {
+    const index = spare.findIndex((buffer) => buffer.length === size)
+    if (index >= 0) return spare.splice(index, 1)[0]!
+    // The last chunk of a file is smaller than the others: spare buffers of the usual size stay.
+    if (size === powerOfTwoBelow(size)) spare = spare.filter((buffer) => buffer.length === size)
+    const buffer = Buffer.allocUnsafeSlow(size)
+    own.set(buffer.buffer, buffer)
+    return buffer
+  }
+  const recycle = (chunk: Uint8Array) => {
+    const buffer = own.get(chunk.buffer)
+    if (buffer !== undefined && spare.length < SPARE_BUFFERS) spare.push(buffer)
+  }
+  return { allocate, recycle }
 }
 
 /** Opens `info` for streaming and reads its first chunk; the file is held open for the scope. */
@@ -63,26 +101,39 @@ export const openStream = (files: FileStore["Type"], info: FileInfo) =>
     // What this stream has read and not sent: no longer counted once it ends, however it ends.
     let held = 0
     yield* Effect.addFinalizer(() => Effect.sync(() => buffers.count(-held)))
-    const chunkSize = () => Math.max(Pace.MIN_CHUNK_BYTES, Math.min(pace.next(), buffers.share()))
+    const chunkSize = () => powerOfTwoBelow(Math.max(Pace.MIN_CHUNK_BYTES, Math.min(pace.next(), buffers.share())))
+    const recycler = makeRecycler()
 
-    const pull = yield* Stream.toPull(files.stream(info, chunkSize))
-    const next = Effect.tap(pull, (chunk) =>
-      Effect.sync(() => {
-        const read = Chunk.reduce(chunk, 0, (sum, bytes) => sum + bytes.length)
-        held += read
-        buffers.count(read)
-      }))
-    const first = yield* next.pipe(
-      Effect.catchAll(Option.match({ onNone: () => Effect.succeed(Chunk.empty<Uint8Array>()), onSome: Effect.fail }))
+    const pull = yield* Stream.toPull(files.stream(info, chunkSize, recycler.allocate))
+    // The file's next chunks, counted as held; empty at the end.
+    const read = pull.pipe(
+      Effect.catchAll(Option.match({ onNone: () => Effect.succeed(Chunk.empty<Uint8Array>()), onSome: Effect.fail })),
+      Effect.tap((chunks) =>
+        Effect.sync(() => {
+          const bytes = Chunk.reduce(chunks, 0, (sum, chunk) => sum + chunk.length)
+          held += bytes
+          buffers.count(bytes)
+        })
+      )
     )
-    const body = Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(next)).pipe(
-      Stream.buffer({ capacity: 1 })
-    )
-    const sent = (bytes: number, millis: number) =>
+    // One read ahead, so that the disk and the network work at the same time: a plain fiber rather
+    // than a buffered stream, which would cost several times the allocations per chunk.
+    const scope = yield* Effect.scope
+    const readAhead = Effect.forkIn(read, scope)
+    let ahead: Effect.Effect<Chunk.Chunk<Uint8Array>, FileStoreError> = Effect.succeed(yield* read)
+    const next = Effect.gen(function*() {
+      const chunks = yield* ahead
+      if (Chunk.isEmpty(chunks)) return chunks
+      const fiber = yield* readAhead
+      ahead = Fiber.join(fiber)
+      return chunks
+    })
+    const sent = (chunk: Uint8Array, millis: number) =>
       Effect.sync(() => {
-        pace.record(bytes, millis)
-        held -= bytes
-        buffers.count(-bytes)
+        pace.record(chunk.length, millis)
+        held -= chunk.length
+        buffers.count(-chunk.length)
+        recycler.recycle(chunk)
       })
-    return { info, body, sent } satisfies OpenStream
+    return { info, next, sent } satisfies OpenStream
   })

@@ -2,9 +2,9 @@
  * Writing a file response: a cached file from memory in large slices, a streamed one chunk by
  * chunk at the client's pace, hashed on the way so that its trailer can carry the digest.
  */
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import * as Codec from "../../protocol/Codec.js"
 import type { CachedFile } from "../../services/Cache.js"
@@ -37,7 +37,7 @@ export const sendCached = <R>(
   })
 
 /**
- * Streams a file's `body` from disk. If reading fails part-way, the body is ended with an aborted
+ * Streams a file from disk, chunk by chunk as `file` reads them. If reading fails part-way, the body is ended with an aborted
  * trailer, so the client can tell the failure from a complete file and the connection stays usable;
  * the reason is returned.
  */
@@ -49,16 +49,20 @@ export const sendStreamed = <R>(
   Effect.gen(function*() {
     const hash = createHash("sha256")
     yield* connection.write(Codec.encodeFileHead(file.info.size))
-    return yield* file.body.pipe(
-      Stream.runForEach((chunk) => {
+    const send = (chunk: Uint8Array) =>
+      Effect.gen(function*() {
         hash.update(chunk)
-        return Effect.gen(function*() {
-          const started = yield* Clock.currentTimeMillis
-          yield* connection.write(Codec.encodeSegmentHead(chunk.length), chunk)
-          yield* file.sent(chunk.length, (yield* Clock.currentTimeMillis) - started)
-          yield* onSent(chunk.length)
-        })
-      }),
+        const started = yield* Clock.currentTimeMillis
+        yield* connection.write(Codec.encodeSegmentHead(chunk.length), chunk)
+        yield* file.sent(chunk, (yield* Clock.currentTimeMillis) - started)
+        yield* onSent(chunk.length)
+      })
+    const body = Effect.gen(function*() {
+      for (let chunks = yield* file.next; Chunk.isNonEmpty(chunks); chunks = yield* file.next) {
+        for (const chunk of chunks) yield* send(chunk)
+      }
+    })
+    return yield* body.pipe(
       Effect.zipRight(
         Effect.suspend(() => connection.write(Codec.encodeTrailer(Codec.Trailer.Complete({ digest: hash.digest() }))))
       ),
