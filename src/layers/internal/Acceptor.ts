@@ -71,9 +71,11 @@ export const make = <A>(transport: {
           Effect.scoped(Effect.flatMap(transport.open(accepted, options), (connection) =>
             handle({ ...connection, draining: Deferred.await(draining) }).pipe(
               Effect.catchAllCause((cause) =>
-                Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("connection handler failed", cause)
-              ),
-              Effect.annotateLogs("peer", connection.peer)
+                Cause.isInterruptedOnly(cause)
+                  ? Effect.void
+                  // Annotated here only: the handler's own lines carry the client as it chooses.
+                  : Effect.annotateLogs(Effect.logError("connection handler failed", cause), "client", connection.peer)
+              )
             )))
 
         // Added after the FiberSet, so it runs before the FiberSet's own finalizer interrupts everyone.
