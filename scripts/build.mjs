@@ -24,7 +24,7 @@ await build({
   platform: "node",
   format: "cjs",
   target: "node20",
-  minify: true,
+  minify: process.env.FERRY_NO_MINIFY !== "1",
   sourcemap: "linked",
   logLevel: "warning"
 })

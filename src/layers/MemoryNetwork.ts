@@ -3,8 +3,9 @@
  * the same network, each direction a small buffer so that a writer waits while its reader does not read.
  */
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -41,8 +42,8 @@ const closed = () => new ConnectionError({ reason: "Closed" })
 const transact = <A>(pipe: Pipe, f: (state: PipeState) => STM.STM<A, ConnectionError>) =>
   STM.commit(STM.flatMap(TRef.get(pipe), f))
 
-const receive = (pipe: Pipe): Effect.Effect<Option.Option<Uint8Array>, ConnectionError> =>
-  transact(pipe, (state) => {
+const receive = (pipe: Pipe): STM.STM<Option.Option<Uint8Array>, ConnectionError> =>
+  STM.flatMap(TRef.get(pipe), (state) => {
     // As after a reset, what was still buffered is lost.
     if (state.status === "Broken") return STM.fail(closed())
     if (!Chunk.isNonEmpty(state.chunks)) return state.status === "Ended" ? STM.succeed(Option.none()) : STM.retry
@@ -93,6 +94,42 @@ interface Endpoint {
   readonly outgoing: Pipe
 }
 
+const timedOut = () => new ConnectionError({ reason: "TimedOut" })
+
+/**
+ * Reading with a deadline by the clock (so that tests move it with TestClock). Setting the deadline
+ * counts a change, which wakes waiting reads to follow the new one.
+ */
+const withDeadline = (incoming: Pipe) =>
+  Effect.gen(function*() {
+    let deadline: number | undefined = undefined
+    const changes = yield* STM.commit(TRef.make(0))
+    const changed = Symbol("changed")
+    const read = Effect.gen(function*() {
+      while (true) {
+        const seen = yield* STM.commit(TRef.get(changes))
+        const waiting = STM.orTry(
+          receive(incoming),
+          () => STM.flatMap(TRef.get(changes), (now) => now === seen ? STM.retry : STM.succeed(changed))
+        )
+        const at = deadline
+        const left = at === undefined ? undefined : at - (yield* Clock.currentTimeMillis)
+        const result = left === undefined
+          ? yield* STM.commit(waiting)
+          : left <= 0
+          ? yield* STM.commit(STM.orTry(receive(incoming), () => STM.fail(timedOut())))
+          : yield* Effect.timeoutFail(STM.commit(waiting), { duration: left, onTimeout: timedOut })
+        if (result !== changed) return result
+      }
+    })
+    const readDeadline = (after: Duration.DurationInput | undefined) =>
+      Effect.gen(function*() {
+        deadline = after === undefined ? undefined : (yield* Clock.currentTimeMillis) + Duration.toMillis(after)
+        yield* STM.commit(TRef.update(changes, (n) => n + 1))
+      })
+    return { read, readDeadline }
+  })
+
 /** Closing the scope without `end` is an abrupt disconnect. */
 const open = (
   { incoming, outgoing, peer }: Endpoint,
@@ -100,13 +137,14 @@ const open = (
 ): Effect.Effect<Connection, never, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(
-      Effect.succeed({
+      Effect.map(withDeadline(incoming), ({ read, readDeadline }) => ({
         peer,
-        read: receive(incoming),
+        read,
+        readDeadline,
         write: (...chunks: ReadonlyArray<Uint8Array>) => send(outgoing, chunks),
         end: finish(outgoing),
         unsent: Effect.map(STM.commit(TRef.get(outgoing)), (state) => state.bytes)
-      }),
+      })),
       () => abort(incoming, outgoing)
     ),
     (connection) => options.stallTimeout === undefined ? connection : watchStalls(connection, options.stallTimeout)

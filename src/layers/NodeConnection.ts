@@ -117,28 +117,56 @@ const fromSocket = (socket: Net.Socket, limits: {
     if (peerEnded) return Effect.succeedNone
     if (failure !== undefined) return Effect.fail(failure)
     return Effect.async<Option.Option<Uint8Array>, ConnectionError>((resume) => {
-      // A plain timer, armed only while waiting: most reads find data already there.
+      // Plain timers, armed only while waiting: most reads find data already there.
       const timer = readTimeoutMillis === undefined ? undefined : setTimeout(() => {
         stopWaiting()
         resume(Effect.fail(new ConnectionError({ reason: "Stalled" })))
       }, readTimeoutMillis)
+      let deadlineTimer: NodeJS.Timeout | undefined = undefined
       const reader = (result: ReadResult) => {
-        clearTimeout(timer)
+        clearTimers()
+        rearms.delete(arm)
         resume(result)
       }
+      const timedOut = () => {
+        stopWaiting()
+        resume(Effect.fail(new ConnectionError({ reason: "TimedOut" })))
+      }
+      // Follows the deadline, now and whenever it is set again while this read waits.
+      const arm = () => {
+        clearTimeout(deadlineTimer)
+        if (deadline === undefined) return
+        const left = deadline - Date.now()
+        if (left <= 0) timedOut()
+        else deadlineTimer = setTimeout(timedOut, left)
+      }
+      const clearTimers = () => {
+        clearTimeout(timer)
+        clearTimeout(deadlineTimer)
+      }
       const stopWaiting = () => {
+        clearTimers()
+        rearms.delete(arm)
         const index = readers.indexOf(reader)
         if (index >= 0) readers.splice(index, 1)
         if (readers.length === 0 && receivedBytes >= readAhead) socket.pause()
       }
       readers.push(reader)
+      rearms.add(arm)
       socket.resume()
-      return Effect.sync(() => {
-        clearTimeout(timer)
-        stopWaiting()
-      })
+      arm()
+      return Effect.sync(stopWaiting)
     })
   })
+
+  // The read deadline, in Date.now() milliseconds, and how each waiting read follows a new one.
+  let deadline: number | undefined = undefined
+  const rearms = new Set<() => void>()
+  const readDeadline = (after: Duration.DurationInput | undefined) =>
+    Effect.sync(() => {
+      deadline = after === undefined ? undefined : Date.now() + Duration.toMillis(after)
+      for (const arm of Array.from(rearms)) arm()
+    })
 
   const write = (...chunks: ReadonlyArray<Uint8Array>) =>
     Effect.suspend(() => {
@@ -222,5 +250,5 @@ const fromSocket = (socket: Net.Socket, limits: {
       })
     })
 
-  return { peer, read, write, end, unsent: Effect.sync(() => socket.writableLength) }
+  return { peer, read, readDeadline, write, end, unsent: Effect.sync(() => socket.writableLength) }
 }

@@ -3,6 +3,7 @@
  * network until asked for, and writing waits while the peer is not keeping up.
  */
 import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 
@@ -11,9 +12,10 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
    * - `Refused`: the connection could not be opened;
    * - `Closed`: the peer closed or reset it while data was still due;
    * - `Stalled`: the peer stopped taking data, or sending it, for too long;
+   * - `TimedOut`: the read deadline passed (see `readDeadline`);
    * - `Failed`: any other network error.
    */
-  readonly reason: "Refused" | "Closed" | "Stalled" | "Failed"
+  readonly reason: "Refused" | "Closed" | "Stalled" | "TimedOut" | "Failed"
   readonly cause?: unknown
 }> {
   override get message(): string {
@@ -25,6 +27,8 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
         return "connection closed by peer"
       case "Stalled":
         return "connection stalled: no progress for too long"
+      case "TimedOut":
+        return "nothing more received before the deadline"
       case "Failed":
         return `connection failed${detail}`
     }
@@ -36,6 +40,12 @@ export interface Connection {
   readonly peer: string
   /** The next bytes the peer sent; `None` once it has finished sending. */
   readonly read: Effect.Effect<Option.Option<Uint8Array>, ConnectionError>
+  /**
+   * From now on, a `read` that finds nothing received waits at most until `after` from now, then
+   * fails `TimedOut`; a read waiting already follows the new deadline. One deadline for any number
+   * of reads, so a peer trickling bytes does not push it back; `undefined` removes it.
+   */
+  readonly readDeadline: (after: Duration.DurationInput | undefined) => Effect.Effect<void>
   /**
    * Sends `chunks` in order, in one write where the platform allows. Completes once they have been
    * handed to the network (copied into the kernel's send buffer), so a sender that waits on it is

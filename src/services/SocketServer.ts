@@ -38,9 +38,12 @@ export class ServerError extends Data.TaggedError("ServerError")<{
 export interface ServerConnection extends Connection {
   /**
    * Completes when the server begins to shut down. A handler should then finish the request it
-   * is serving, if any, and return.
+   * is serving, if any, and return. From then on the connection's read deadline is now, whatever
+   * it is set to: a read waiting for the next request fails `TimedOut` at once.
    */
   readonly draining: Effect.Effect<void>
+  /** Whether the server has begun to shut down. */
+  readonly isDraining: Effect.Effect<boolean>
 }
 
 export interface ServeOptions {

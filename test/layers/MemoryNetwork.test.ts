@@ -93,6 +93,36 @@ describe("MemoryNetwork", () => {
       expect(yield* connection.read).toEqual(Option.none())
     })))
 
+  it.effect("a read deadline: not pushed back by trickling bytes, followed by a waiting read, removable", () =>
+    onNetwork(Effect.gen(function*() {
+      const accepted = yield* Deferred.make<ServerConnection>()
+      yield* serve((connection) => Effect.zipRight(Deferred.succeed(accepted, connection), Effect.never))
+      const client = yield* connect
+      const server = yield* Deferred.await(accepted)
+      const timedOut = Exit.fail(new ConnectionError({ reason: "TimedOut" }))
+
+      yield* client.readDeadline("1 second")
+      yield* TestClock.adjust(500)
+      yield* server.write(bytes("a"))
+      expect(yield* client.read).toEqual(Option.some(bytes("a")))
+      const reading = yield* Effect.fork(client.read)
+      yield* TestClock.adjust(499)
+      expect(yield* Fiber.poll(reading)).toEqual(Option.none())
+      yield* TestClock.adjust(1)
+      expect(yield* Fiber.await(reading)).toStrictEqual(timedOut)
+      // Past the deadline, what has arrived is still read; only waiting fails.
+      yield* server.write(bytes("b"))
+      expect(yield* client.read).toEqual(Option.some(bytes("b")))
+      expect(yield* Effect.exit(client.read)).toStrictEqual(timedOut)
+
+      yield* client.readDeadline(undefined)
+      const waiting = yield* Effect.fork(client.read)
+      yield* TestClock.adjust("1 hour")
+      expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
+      yield* client.readDeadline(0)
+      expect(yield* Fiber.await(waiting)).toStrictEqual(timedOut)
+    })))
+
   it.effect("a written chunk is taken as it was: the writer may reuse its memory once the write completes", () =>
     onNetwork(Effect.gen(function*() {
       yield* serve((connection) =>

@@ -6,6 +6,7 @@ import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -17,7 +18,7 @@ import * as Net from "node:net"
 import * as NodeConnection from "../../src/layers/NodeConnection.js"
 import * as NodeSocketClient from "../../src/layers/NodeSocketClient.js"
 import * as NodeSocketServer from "../../src/layers/NodeSocketServer.js"
-import type { Connection, ConnectionError } from "../../src/services/Connection.js"
+import { type Connection, ConnectionError } from "../../src/services/Connection.js"
 import { SocketClient } from "../../src/services/SocketClient.js"
 import type { ServerConnection } from "../../src/services/SocketServer.js"
 import { SocketServer } from "../../src/services/SocketServer.js"
@@ -307,6 +308,26 @@ describe("NodeSocket", () => {
       yield* waitUntil(() => ours.listenerCount("close") > before[events.indexOf("close")]!)
       yield* Fiber.interrupt(writing)
       expect(listeners()).toEqual(before)
+    }).pipe(Effect.scoped))
+
+  it.live("a read deadline fails a waiting read, follows a new one, and can be removed", () =>
+    Effect.gen(function*() {
+      const { ours, theirs } = yield* socketPair
+      const connection = yield* NodeConnection.make(ours)
+      const timedOut = Exit.fail(new ConnectionError({ reason: "TimedOut" }))
+
+      yield* connection.readDeadline("20 millis")
+      expect(yield* Effect.exit(connection.read)).toStrictEqual(timedOut)
+      // Without a deadline, a read waits as long as it takes.
+      theirs.write("late")
+      yield* connection.readDeadline(undefined)
+      expect(yield* connection.read).toEqual(Option.some(bytes("late")))
+
+      const waiting = yield* Effect.fork(connection.read)
+      yield* waitUntil(() => !ours.isPaused())
+      yield* connection.readDeadline(0)
+      expect(yield* Fiber.await(waiting)).toStrictEqual(timedOut)
+      expect(ours.isPaused()).toBe(true)
     }).pipe(Effect.scoped))
 
   it.live("a write completes once its bytes are handed over: the writer may then reuse its memory", () =>

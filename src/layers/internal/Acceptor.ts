@@ -67,14 +67,32 @@ export const make = <A>(transport: {
         const draining = yield* Deferred.make<void>()
         const runHandler = yield* FiberSet.runtime(handlers)<R>()
 
+        // The connections being served, whose reads draining stops.
+        let isDraining = false
+        const serving = new Set<Connection>()
         const handleOne = (accepted: A) =>
           Effect.scoped(Effect.flatMap(transport.open(accepted, options), (connection) =>
-            handle({ ...connection, draining: Deferred.await(draining) }).pipe(
-              Effect.catchAllCause((cause) =>
-                Cause.isInterruptedOnly(cause)
-                  ? Effect.void
-                  // Annotated here only: the handler's own lines carry the client as it chooses.
-                  : Effect.annotateLogs(Effect.logError("connection handler failed", cause), "client", connection.peer)
+            Effect.zipRight(
+              Effect.acquireRelease(
+                Effect.sync(() => serving.add(connection)),
+                () => Effect.sync(() => serving.delete(connection))
+              ),
+              handle({
+                ...connection,
+                readDeadline: (after) => connection.readDeadline(isDraining ? 0 : after),
+                draining: Deferred.await(draining),
+                isDraining: Effect.sync(() => isDraining)
+              }).pipe(
+                Effect.catchAllCause((cause) =>
+                  Cause.isInterruptedOnly(cause)
+                    ? Effect.void
+                    // Annotated here only: the handler's own lines carry the client as it chooses.
+                    : Effect.annotateLogs(
+                      Effect.logError("connection handler failed", cause),
+                      "client",
+                      connection.peer
+                    )
+                )
               )
             )))
 
@@ -82,6 +100,8 @@ export const make = <A>(transport: {
         yield* Effect.addFinalizer(() =>
           Effect.gen(function*() {
             yield* stop
+            isDraining = true
+            yield* Effect.forEach(serving, (connection) => connection.readDeadline(0), { discard: true })
             yield* Deferred.succeed(draining, undefined)
             const active = yield* FiberSet.size(handlers)
             if (active > 0) {

@@ -27,6 +27,8 @@ const drain = (connection: Connection): Effect.Effect<void, ConnectionError> => 
 export const closeWith = (connection: Connection, message: Uint8Array): Effect.Effect<void> =>
   connection.write(message).pipe(
     Effect.zipRight(connection.end),
-    Effect.zipRight(Effect.timeout(drain(connection), DRAIN_TIMEOUT)),
+    // A deadline of its own: whatever was left of the request's does not apply.
+    Effect.zipRight(connection.readDeadline(DRAIN_TIMEOUT)),
+    Effect.zipRight(drain(connection)),
     Effect.ignore
   )

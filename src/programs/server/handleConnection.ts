@@ -37,15 +37,21 @@ const statusFor = (error: ProtocolError): Codec.FailureStatus => {
 export const handleConnection = (connection: ServerConnection, limits: ConnectionLimits) => {
   const reader = ByteReader.make(connection.read)
 
-  // One deadline for the whole request: a client trickling bytes does not push it back.
-  const nextRequest = Effect.suspend(() => {
+  // One deadline for the whole request, kept by the transport (no timer fiber per request): a
+  // client trickling bytes does not push it back. Draining makes it now.
+  const nextRequest = Effect.gen(function*() {
+    if (yield* connection.isDraining) return Option.none()
+    yield* connection.readDeadline(limits.requestTimeout)
     const receivedBefore = reader.received()
-    return Codec.readRequest(reader).pipe(
-      Effect.timeoutFail({
-        duration: limits.requestTimeout,
-        onTimeout: () => new RequestTimeout({ idle: reader.received() === receivedBefore })
-      }),
-      Effect.raceFirst(Effect.as(connection.draining, Option.none()))
+    return yield* Codec.readRequest(reader).pipe(
+      Effect.catchIf(
+        (error) => error._tag === "ConnectionError" && error.reason === "TimedOut",
+        () =>
+          Effect.flatMap(connection.isDraining, (draining) =>
+            draining
+              ? Effect.succeed(Option.none())
+              : Effect.fail(new RequestTimeout({ idle: reader.received() === receivedBefore })))
+      )
     )
   })
 
