@@ -9,6 +9,7 @@
 //                                V8's compiled code for the bundle, made here by running it once,
 //                                so that a start does not compile it again (V8 ignores a cache
 //                                made by another version of itself, and then simply compiles)
+// FERRY_NO_MINIFY=1 keeps the bundles readable, for profiles that name functions and modules.
 import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
 import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises"

@@ -49,7 +49,8 @@ export const nginx = (workspace: Workspace) =>
   })
 
 // One process (no master): ferry's server is one Node process too. Temporary paths in `dir`, as
-// nginx-light would otherwise use /var/lib/nginx.
+// nginx-light would otherwise use /var/lib/nginx. A line per request in an access log, as ferry's
+// server logs one per request: each does what it does by default.
 const nginxConfig = (dir: string, root: string, port: number) => `
 daemon off;
 master_process off;
@@ -58,7 +59,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/nginx.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  access_log ${dir}/access.log;
   sendfile on;
   tcp_nopush on;
   keepalive_requests 100000000;

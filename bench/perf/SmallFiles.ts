@@ -97,7 +97,8 @@ const run = (workspace: Workspace) =>
         `(${fixed(rehashed)} of ${fixed(requests)}, all identical). nginx (one process): \`wrk -t2 -c64\` with a ` +
         `Lua script cycling through the same paths: ${runs(wrk, "req/s")}` +
         `${problems.size > 0 ? ` (wrk: ${[...problems].join("; ")})` : ""}. Each load generator shares the 2 ` +
-        `cores with its server; CPU during ferry's rounds (warm-up included): ${describeCpu(cpu)}.`
+        `cores with its server; CPU during ferry's rounds (warm-up included): ${describeCpu(cpu)}. Both servers ` +
+        `log a line per request, as they do by default (ferry's request log at info, nginx's access log).`
       ]
     } satisfies Result
   })
