@@ -123,49 +123,48 @@ const fromSocket = (socket: Net.Socket, limits: {
         resume(Effect.fail(new ConnectionError({ reason: "Stalled" })))
       }, readTimeoutMillis)
       let deadlineTimer: NodeJS.Timeout | undefined = undefined
+      const clearTimers = () => {
+        if (timer !== undefined) clearTimeout(timer)
+        if (deadlineTimer !== undefined) clearTimeout(deadlineTimer)
+        if (rearm === arm) rearm = undefined
+      }
       const reader = (result: ReadResult) => {
         clearTimers()
-        rearms.delete(arm)
         resume(result)
-      }
-      const timedOut = () => {
-        stopWaiting()
-        resume(Effect.fail(new ConnectionError({ reason: "TimedOut" })))
       }
       // Follows the deadline, now and whenever it is set again while this read waits.
       const arm = () => {
-        clearTimeout(deadlineTimer)
+        if (deadlineTimer !== undefined) clearTimeout(deadlineTimer)
         if (deadline === undefined) return
         const left = deadline - Date.now()
-        if (left <= 0) timedOut()
-        else deadlineTimer = setTimeout(timedOut, left)
-      }
-      const clearTimers = () => {
-        clearTimeout(timer)
-        clearTimeout(deadlineTimer)
+        if (left > 0) deadlineTimer = setTimeout(arm, left)
+        else {
+          stopWaiting()
+          resume(Effect.fail(new ConnectionError({ reason: "TimedOut" })))
+        }
       }
       const stopWaiting = () => {
         clearTimers()
-        rearms.delete(arm)
         const index = readers.indexOf(reader)
         if (index >= 0) readers.splice(index, 1)
         if (readers.length === 0 && receivedBytes >= readAhead) socket.pause()
       }
       readers.push(reader)
-      rearms.add(arm)
+      rearm = arm
       socket.resume()
-      arm()
+      if (deadline !== undefined) arm()
       return Effect.sync(stopWaiting)
     })
   })
 
-  // The read deadline, in Date.now() milliseconds, and how each waiting read follows a new one.
+  // The read deadline, in Date.now() milliseconds, and how the waiting read (reads take turns)
+  // follows a new one.
   let deadline: number | undefined = undefined
-  const rearms = new Set<() => void>()
+  let rearm: (() => void) | undefined = undefined
   const readDeadline = (after: Duration.DurationInput | undefined) =>
     Effect.sync(() => {
       deadline = after === undefined ? undefined : Date.now() + Duration.toMillis(after)
-      for (const arm of Array.from(rearms)) arm()
+      rearm?.()
     })
 
   const write = (...chunks: ReadonlyArray<Uint8Array>) =>
