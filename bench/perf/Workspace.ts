@@ -6,11 +6,11 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { createHash, randomBytes } from "node:crypto"
 import * as fsp from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { fileDigest, writeRandomFile } from "../../test/support/randomFiles.js"
 import * as ServerProcess from "../soak/ServerProcess.js"
 import { BenchError } from "./Processes.js"
 
@@ -47,33 +47,8 @@ export interface Workspace {
   ) => Effect.Effect<ServerProcess.ServerProcess, ServerProcess.ServerFailed, Scope.Scope>
 }
 
-const writeRandom = (file: string, size: number) =>
-  Effect.promise(async () => {
-    await fsp.mkdir(path.dirname(file), { recursive: true })
-    const hash = createHash("sha256")
-    const handle = await fsp.open(file, "wx")
-    try {
-      for (let written = 0; written < size;) {
-        const chunk = randomBytes(Math.min(8 * MiB, size - written))
-        hash.update(chunk)
-        await handle.write(chunk)
-        written += chunk.length
-      }
-    } finally {
-      await handle.close()
-    }
-    return hash.digest()
-  })
-
 /** The SHA-256 of a file on disk, to check what a download left there. */
-export const digestOf = (file: string) =>
-  Effect.promise(async () => {
-    const hash = createHash("sha256")
-    for await (const chunk of (await fsp.open(file)).createReadStream({ highWaterMark: 4 * MiB })) {
-      hash.update(chunk as Buffer)
-    }
-    return hash.digest()
-  })
+export const digestOf = fileDigest
 
 export const make = (options: { readonly quick: boolean; readonly profileDir: string | undefined }) =>
   Effect.gen(function*() {
@@ -98,7 +73,7 @@ export const make = (options: { readonly quick: boolean; readonly profileDir: st
           return known.size === size ? Effect.succeed(known) : Effect.dieMessage(`${name}: two sizes asked`)
         }
         const at = path.join(files, name)
-        return writeRandom(at, size).pipe(
+        return writeRandomFile(at, size).pipe(
           Effect.map((digest) => ({ name, path: at, size, digest })),
           Effect.tap((source) => Effect.sync(() => made.set(name, source)))
         )

@@ -3,9 +3,8 @@
  * cache, and a couple larger than the whole cache; each remembered with its size and SHA-256.
  */
 import * as Effect from "effect/Effect"
-import { createHash, randomBytes } from "node:crypto"
-import * as fsp from "node:fs/promises"
 import * as path from "node:path"
+import { writeRandomFile } from "../../test/support/randomFiles.js"
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -34,23 +33,7 @@ const logUniform = (min: number, max: number) =>
   Math.round(Math.exp(Math.log(min) + Math.random() * Math.log(max / min)))
 
 const writeFile = (dir: string, name: string, size: number): Effect.Effect<SourceFile> =>
-  Effect.promise(async () => {
-    const file = path.join(dir, name)
-    await fsp.mkdir(path.dirname(file), { recursive: true })
-    const hash = createHash("sha256")
-    const handle = await fsp.open(file, "wx")
-    try {
-      for (let written = 0; written < size;) {
-        const chunk = randomBytes(Math.min(8 * MiB, size - written))
-        hash.update(chunk)
-        await handle.write(chunk)
-        written += chunk.length
-      }
-    } finally {
-      await handle.close()
-    }
-    return { name, size, sha256: hash.digest("hex") }
-  })
+  Effect.map(writeRandomFile(path.join(dir, name), size), (digest) => ({ name, size, sha256: digest.toString("hex") }))
 
 export const create = (dir: string, smallCount: number): Effect.Effect<Corpus> =>
   Effect.gen(function*() {

@@ -2,7 +2,11 @@
 import type { EvictionPolicy } from "./EvictionPolicy.js"
 import { LinkedList, type ListNode } from "./LinkedList.js"
 
-export const fifo = (): EvictionPolicy => {
+/**
+ * Keys in one queue, oldest first, evicted from the front (skipping pinned ones). With `promote`,
+ * a hit moves its key to the back: LRU; without, FIFO.
+ */
+export const queuePolicy = (name: string, promote: boolean): EvictionPolicy => {
   const order = new LinkedList<string>()
   const nodes = new Map<string, ListNode<string>>()
   const forget = (key: string) => {
@@ -12,12 +16,16 @@ export const fifo = (): EvictionPolicy => {
     nodes.delete(key)
   }
   return {
-    name: "fifo",
+    name,
     insert: (key) => {
       forget(key)
       nodes.set(key, order.push(key))
     },
-    hit: () => {},
+    hit: (key) => {
+      if (!promote) return
+      const node = nodes.get(key)
+      if (node !== undefined) order.moveToBack(node)
+    },
     remove: forget,
     evict: (isPinned) => {
       for (let node = order.head; node !== undefined; node = node.next) {
@@ -30,3 +38,5 @@ export const fifo = (): EvictionPolicy => {
     }
   }
 }
+
+export const fifo = (): EvictionPolicy => queuePolicy("fifo", false)

@@ -9,6 +9,7 @@ import * as Schema from "effect/Schema"
 import { MAX_NAME_BYTES } from "../services/FileName.js"
 import type { ByteReader } from "./ByteReader.js"
 import { ProtocolError } from "./ProtocolError.js"
+import { decodeUtf8, encodeUtf8, readU16, readU32, readU64, utf8Within, writeU16, writeU32, writeU64 } from "./wire.js"
 
 export const VERSION = 1
 /** "FRY" and the version: the first four bytes of every message, both ways. */
@@ -73,44 +74,8 @@ export type Trailer = Data.TaggedEnum<{
 }>
 export const Trailer = Data.taggedEnum<Trailer>()
 
-const utf8 = new TextEncoder()
-// `ignoreBOM` keeps a leading U+FEFF: by default the decoder drops it, so "\uFEFFa" would read as "a".
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
-
 const malformed = (detail: string) => new ProtocolError({ reason: "Malformed", detail })
 const tooLarge = (detail: string) => new ProtocolError({ reason: "TooLarge", detail })
-
-const readU16 = (bytes: Uint8Array, at: number): number => (bytes[at]! << 8) | bytes[at + 1]!
-const readU32 = (bytes: Uint8Array, at: number): number =>
-  ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
-const readU64 = (bytes: Uint8Array, at: number): number => readU32(bytes, at) * 2 ** 32 + readU32(bytes, at + 4)
-
-const writeU16 = (bytes: Uint8Array, at: number, value: number) => {
-  bytes[at] = value >>> 8
-  bytes[at + 1] = value & 0xff
-}
-const writeU32 = (bytes: Uint8Array, at: number, value: number) => {
-  bytes[at] = value >>> 24
-  bytes[at + 1] = (value >>> 16) & 0xff
-  bytes[at + 2] = (value >>> 8) & 0xff
-  bytes[at + 3] = value & 0xff
-}
-const writeU64 = (bytes: Uint8Array, at: number, value: number) => {
-  writeU32(bytes, at, Math.floor(value / 2 ** 32))
-  writeU32(bytes, at + 4, value >>> 0)
-}
-
-/** UTF-8 of `text`, cut at a character boundary to at most `max` bytes. */
-const utf8Within = (text: string, max: number): Uint8Array => {
-  const bytes = utf8.encode(text)
-  if (bytes.length <= max) return bytes
-  let end = max
-  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--
-  return bytes.subarray(0, end)
-}
-
-const decodeUtf8 = (bytes: Uint8Array, what: string): Effect.Effect<string, ProtocolError> =>
-  Effect.try({ try: () => strictUtf8.decode(bytes), catch: () => malformed(`${what} is not valid UTF-8`) })
 
 const checkPrefix = (prefix: Uint8Array): Effect.Effect<void, ProtocolError> => {
   if (prefix[0] !== PREFIX[0] || prefix[1] !== PREFIX[1] || prefix[2] !== PREFIX[2]) {
@@ -133,7 +98,7 @@ const checkPrefix = (prefix: Uint8Array): Effect.Effect<void, ProtocolError> => 
 export const kindOf = (request: Request): Kind => Kind[request._tag]
 
 export const encodeRequest = (request: Request): Uint8Array => {
-  const payload = request._tag === "Get" ? utf8.encode(request.name) : new Uint8Array(0)
+  const payload = request._tag === "Get" ? encodeUtf8(request.name) : new Uint8Array(0)
   const bytes = new Uint8Array(REQUEST_HEADER_BYTES + payload.length)
   bytes.set(PREFIX)
   bytes[4] = kindOf(request)
@@ -226,7 +191,7 @@ export const encodeListing = (entries: ReadonlyArray<ListingEntry>): Uint8Array 
   const names: Array<Uint8Array> = []
   let length = 8
   for (const entry of entries) {
-    const name = utf8.encode(entry.name)
+    const name = encodeUtf8(entry.name)
     if (length + 10 + name.length > MAX_LISTING_BYTES) break
     names.push(name)
     length += 10 + name.length
@@ -247,7 +212,7 @@ export const encodeListing = (entries: ReadonlyArray<ListingEntry>): Uint8Array 
 
 /** Statistics as a JSON object of numbers: names can be added without a new protocol version. */
 export const encodeStats = (stats: Readonly<Record<string, number>>): Uint8Array => {
-  const payload = utf8.encode(JSON.stringify(stats))
+  const payload = encodeUtf8(JSON.stringify(stats))
   const bytes = responseHead(Status.Ok, Kind.Stats, 4 + payload.length)
   writeU32(bytes, 6, payload.length)
   bytes.set(payload, 10)

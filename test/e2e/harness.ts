@@ -3,19 +3,22 @@
  * scoped temporary directories and files, and ports. Raw protocol helpers are in rawProtocol.ts.
  */
 import { expect } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
-import { createHash, randomBytes } from "node:crypto"
-import { createReadStream, existsSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { existsSync } from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as Net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as RandomFiles from "../support/randomFiles.js"
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
 export const SERVER_BIN = path.join(ROOT, "dist", "bin", "server.js")
@@ -252,32 +255,25 @@ export const tempDir = (prefix = "ferry-e2e-"): Effect.Effect<string, never, Sco
 
 /** Writes `size` random bytes to `file` (creating its directory) and returns their SHA-256, in hex. */
 export const writeRandomFile = (file: string, size: number): Effect.Effect<string> =>
-  Effect.promise(async () => {
-    await fsp.mkdir(path.dirname(file), { recursive: true })
-    const hash = createHash("sha256")
-    const handle = await fsp.open(file, "wx")
-    try {
-      for (let written = 0; written < size;) {
-        const chunk = randomBytes(Math.min(8 * MiB, size - written))
-        hash.update(chunk)
-        await handle.write(chunk)
-        written += chunk.length
-      }
-    } finally {
-      await handle.close()
-    }
-    return hash.digest("hex")
-  })
+  Effect.map(RandomFiles.writeRandomFile(file, size), (digest) => digest.toString("hex"))
 
 export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
+/** A directory made once for a file's tests, holding `big.bin`: random bytes, and their SHA-256 in hex. */
+export class BigFile extends Context.Tag("e2e/BigFile")<BigFile, { readonly dir: string; readonly sha256: string }>() {}
+
+export const bigFile = (size: number): Layer.Layer<BigFile> =>
+  Layer.scoped(
+    BigFile,
+    Effect.gen(function*() {
+      const dir = yield* tempDir("ferry-e2e-big-")
+      return { dir, sha256: yield* writeRandomFile(path.join(dir, "big.bin"), size) }
+    })
+  )
+
 /** The SHA-256 of a file's contents, in hex, read as a stream. */
 export const sha256File = (file: string): Effect.Effect<string> =>
-  Effect.promise(async () => {
-    const hash = createHash("sha256")
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
-    return hash.digest("hex")
-  })
+  Effect.map(RandomFiles.fileDigest(file), (digest) => digest.toString("hex"))
 
 export const listDir = (dir: string): Effect.Effect<Array<string>> =>
   Effect.promise(() => fsp.readdir(dir)).pipe(Effect.map((names) => names.sort()))

@@ -3,15 +3,15 @@
  * flight, and what both binaries say about themselves.
  */
 import { describe, expect, it, layer } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
 import { createHash } from "node:crypto"
 import * as path from "node:path"
 import packageJson from "../../package.json" with { type: "json" }
 import * as Codec from "../../src/protocol/Codec.js"
 import {
+  BigFile,
+  bigFile,
   bounded,
   CLIENT_BIN,
   expectOneLine,
@@ -86,18 +86,8 @@ describe("server start-up failures", () => {
 // that stops reading holds the server in the middle of the transfer.
 const BIG = 96 * MiB
 
-class BigFile extends Context.Tag("e2e/BigFile")<BigFile, { readonly dir: string; readonly sha256: string }>() {}
-
-const bigFile = Layer.scoped(
-  BigFile,
-  Effect.gen(function*() {
-    const dir = yield* tempDir("ferry-e2e-big-")
-    return { dir, sha256: yield* writeRandomFile(path.join(dir, "big.bin"), BIG) }
-  })
-)
-
 // Built without the test services: these tests run on real time, like `it.live`.
-layer(bigFile, { excludeTestServices: true })("SIGTERM", (it) => {
+layer(bigFile(BIG), { excludeTestServices: true })("SIGTERM", (it) => {
   it.scoped.each([
     { from: "streamed from disk", cache: "bypass", args: [] },
     { from: "cached in memory", cache: "miss", args: ["--cache-size", "128MiB"] }

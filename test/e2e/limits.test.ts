@@ -4,17 +4,26 @@
  * nothing left held.
  */
 import { describe, expect, it, layer } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { createHash } from "node:crypto"
 import * as path from "node:path"
 import * as Codec from "../../src/protocol/Codec.js"
-import { bounded, MiB, runClient, type Server, sha256File, startServer, tempDir, writeRandomFile } from "./harness.js"
+import {
+  BigFile,
+  bigFile,
+  bounded,
+  MiB,
+  runClient,
+  type Server,
+  sha256File,
+  startServer,
+  tempDir,
+  writeRandomFile
+} from "./harness.js"
 import {
   askStats,
   getRequest,
@@ -107,18 +116,8 @@ describe("request deadline", () => {
 // stops reading holds the server in the middle of the transfer; and over the default cache of 64 MiB.
 const BIG = 65 * MiB
 
-class BigFile extends Context.Tag("e2e/limits/BigFile")<BigFile, { readonly dir: string; readonly sha256: string }>() {}
-
-const bigFile = Layer.scoped(
-  BigFile,
-  Effect.gen(function*() {
-    const dir = yield* tempDir("ferry-e2e-big-")
-    return { dir, sha256: yield* writeRandomFile(path.join(dir, "big.bin"), BIG) }
-  })
-)
-
 // Built without the test services: these tests run on real time, like `it.live`.
-layer(bigFile, { excludeTestServices: true })("stall timeout", (it) => {
+layer(bigFile(BIG), { excludeTestServices: true })("stall timeout", (it) => {
   it.scoped.each([
     { from: "cached in memory", entries: 1, args: ["--cache-size", "128MiB"] },
     { from: "streamed from disk", entries: 0, args: [] }

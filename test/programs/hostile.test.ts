@@ -10,9 +10,9 @@ import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { MemoryFiles } from "../../src/layers/MemoryFileStore.js"
+import { statusFor } from "../../src/programs/server/handleConnection.js"
 import * as ByteReader from "../../src/protocol/ByteReader.js"
 import * as Codec from "../../src/protocol/Codec.js"
-import type { ProtocolError } from "../../src/protocol/ProtocolError.js"
 import { pattern } from "../support/responses.js"
 import {
   connect,
@@ -167,17 +167,6 @@ const predict = (frame: Uint8Array) => {
     if (Either.isLeft(next)) return { requests, refusal: statusFor(next.left) }
     if (Option.isNone(next.right)) return { requests, refusal: undefined }
     requests.push(next.right.value)
-  }
-}
-
-const statusFor = (error: ProtocolError): Codec.FailureStatus => {
-  switch (error.reason) {
-    case "TooLarge":
-      return Codec.Status.TooLarge
-    case "UnsupportedVersion":
-      return Codec.Status.UnsupportedVersion
-    default:
-      return Codec.Status.BadRequest
   }
 }
 

@@ -23,7 +23,8 @@ export interface ConnectionLimits {
 /** The request deadline passed: `idle` when not a byte of a request had arrived. */
 class RequestTimeout extends Data.TaggedError("RequestTimeout")<{ readonly idle: boolean }> {}
 
-const statusFor = (error: ProtocolError): Codec.FailureStatus => {
+/** The status a request that could not be read is answered with. */
+export const statusFor = (error: ProtocolError): Codec.FailureStatus => {
   switch (error.reason) {
     case "TooLarge":
       return Codec.Status.TooLarge
