@@ -15,12 +15,10 @@ import * as Pace from "./Pace.js"
 
 /**
  * The memory meant for file chunks read for streaming and not yet sent, for the whole server. Each
- * stream holds at most three chunks (one being sent, one read ahead, one just read), so it gets
- * chunks of at most `bytes / (3 × streams)`, but never smaller than `Pace.MIN_CHUNK_BYTES`: past
+ * stream has at most three buffers of a chunk's size (one being sent, one read ahead, and one sent
+ * before them, kept to read into next), so it gets chunks of at most `bytes / (3 × streams)`, but never smaller than `Pace.MIN_CHUNK_BYTES`: past
  * `bytes / (3 × 64 KiB)` streams, the bound grows with them. Nobody waits for room: a budget one
  * could exhaust by opening streams and not reading them would be a way to stop everyone else's.
- * The share is taken at each read: a stream that read while there were fewer others keeps its larger
- * chunks only until it reads again.
  * The share is taken at each read: a stream that read while there were fewer others keeps its larger
  * chunks only until it reads again.
  */
@@ -64,7 +62,8 @@ export interface OpenStream {
 /** The largest power of two at most `bytes` (and at least 1). */
 const powerOfTwoBelow = (bytes: number) => 2 ** Math.floor(Math.log2(Math.max(1, bytes)))
 
-// A stream has at most this many chunks in flight (see StreamBuffers), so keeps no more spare buffers.
+// A cap on the spares kept: in steady state there is one, the buffer of the chunk sent before the two
+// in flight (one being sent, one read ahead), which the next read takes.
 const SPARE_BUFFERS = CHUNKS_HELD + 1
 
 /**
