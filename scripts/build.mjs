@@ -17,6 +17,9 @@ import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises"
 const bins = (await readdir("src/bin")).filter((file) => file.endsWith(".ts")).map((file) => file.slice(0, -3))
 const benches = (await readdir("bench", { withFileTypes: true })).filter((entry) => entry.isDirectory())
 
+// Native addons stay in node_modules, where they find their prebuilt binaries.
+const external = ["xxhash-addon"]
+
 await build({
   entryPoints: bins.map((name) => ({ in: `src/bin/${name}.ts`, out: `${name}.bundle` })),
   outdir: "dist/bin",
@@ -25,6 +28,10 @@ await build({
   platform: "node",
   format: "cjs",
   target: "node20",
+  external,
+  // The sources are ES modules; in a CommonJS bundle, import.meta.url is the bundle's own URL.
+  define: { "import.meta.url": "__ferryImportMetaUrl" },
+  banner: { js: "const __ferryImportMetaUrl = require(\"node:url\").pathToFileURL(__filename).href" },
   minify: process.env.FERRY_NO_MINIFY !== "1",
   sourcemap: "linked",
   logLevel: "warning"
@@ -47,6 +54,7 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
+  external,
   sourcemap: "linked",
   logLevel: "warning",
   // Bundled CommonJS dependencies call require(); give the ESM bundle one.

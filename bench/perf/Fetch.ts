@@ -5,8 +5,8 @@
  * against the source's digest only.
  */
 import * as Effect from "effect/Effect"
-import { createHash } from "node:crypto"
 import * as Codec from "../../src/protocol/Codec.js"
+import { type Digest, DIGEST_NAMES, hasher } from "../../src/protocol/Digest.js"
 import { ProtocolError } from "../../src/protocol/ProtocolError.js"
 import { ConnectionError } from "../../src/services/Connection.js"
 import { openSession, type Session } from "../soak/Session.js"
@@ -28,6 +28,8 @@ export interface GetOptions<E> {
    * trailer's digest is compared with the source's: the server says it sent the right file.
    */
   readonly hash: boolean
+  /** The only digest to accept; the protocol's preferences when left out. */
+  readonly digest?: Digest
   /** Told of each piece of the body as it arrives: to pace a slow reader, or to stop it. */
   readonly onData?: (bytes: Uint8Array) => Effect.Effect<void, E>
 }
@@ -40,24 +42,27 @@ export const get = <E = never>(
 ): Effect.Effect<void, BenchError | E> =>
   Effect.gen(function*() {
     const wrong = (detail: string) => Effect.fail(new BenchError({ detail: `GET ${file.name}: ${detail}` }))
-    yield* session.connection.write(Codec.encodeRequest(Codec.Request.Get({ name: file.name })))
+    const digests = options.digest === undefined ? DIGEST_NAMES : [options.digest]
+    yield* session.connection.write(Codec.encodeRequest(Codec.Request.Get({ name: file.name, digests })))
     const response = yield* Codec.readResponse(session.reader, Codec.Kind.Get)
     if (response._tag === "Failure") {
       return yield* wrong(`answered ${Codec.statusName(response.status)} "${response.message}"`)
     }
     if (response._tag !== "File") return yield* wrong(`answered ${response._tag}`)
     if (response.size !== file.size) return yield* wrong(`announced ${response.size} bytes, not ${file.size}`)
-    const hash = options.hash ? createHash("sha256") : undefined
+    const hash = options.hash ? hasher(response.digest) : undefined
     const { onData } = options
-    const trailer = yield* Codec.readBody(session.reader, response.size, (bytes) => {
+    const trailer = yield* Codec.readBody(session.reader, response, (bytes) => {
       hash?.update(bytes)
       return onData === undefined ? Effect.void : onData(bytes)
     })
     if (trailer._tag === "Aborted") return yield* wrong(`aborted: ${trailer.message}`)
-    if (hash !== undefined && !hash.digest().equals(trailer.digest)) {
+    if (hash !== undefined && !Buffer.from(hash.digest()).equals(trailer.digest)) {
       return yield* wrong("the bytes received do not match the trailer's digest")
     }
-    if (!file.digest.equals(trailer.digest)) return yield* wrong("the trailer's digest is not the source's")
+    if (!file.digests[response.digest].equals(trailer.digest)) {
+      return yield* wrong("the trailer's digest is not the source's")
+    }
     session.answered++
   }).pipe(
     Effect.mapError((error) =>

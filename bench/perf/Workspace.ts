@@ -10,7 +10,7 @@ import * as fsp from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { fileDigest, writeRandomFile } from "../../test/support/randomFiles.js"
+import { type Digests, fileDigests, writeRandomFile } from "../../test/support/randomFiles.js"
 import * as ServerProcess from "../soak/ServerProcess.js"
 import { BenchError } from "./Processes.js"
 
@@ -28,7 +28,9 @@ export interface SourceFile {
   readonly name: string
   readonly path: string
   readonly size: number
+  /** Its SHA-256. */
   readonly digest: Buffer
+  readonly digests: Digests
 }
 
 export interface Workspace {
@@ -48,7 +50,7 @@ export interface Workspace {
 }
 
 /** The SHA-256 of a file on disk, to check what a download left there. */
-export const digestOf = fileDigest
+export const digestOf = (file: string) => Effect.map(fileDigests(file), (digests) => digests.sha256)
 
 export const make = (options: { readonly quick: boolean; readonly profileDir: string | undefined }) =>
   Effect.gen(function*() {
@@ -74,7 +76,7 @@ export const make = (options: { readonly quick: boolean; readonly profileDir: st
         }
         const at = path.join(files, name)
         return writeRandomFile(at, size).pipe(
-          Effect.map((digest) => ({ name, path: at, size, digest })),
+          Effect.map((digests) => ({ name, path: at, size, digest: digests.sha256, digests })),
           Effect.tap((source) => Effect.sync(() => made.set(name, source)))
         )
       })

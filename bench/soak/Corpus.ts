@@ -33,7 +33,10 @@ const logUniform = (min: number, max: number) =>
   Math.round(Math.exp(Math.log(min) + Math.random() * Math.log(max / min)))
 
 const writeFile = (dir: string, name: string, size: number): Effect.Effect<SourceFile> =>
-  Effect.map(writeRandomFile(path.join(dir, name), size), (digest) => ({ name, size, sha256: digest.toString("hex") }))
+  Effect.map(
+    writeRandomFile(path.join(dir, name), size),
+    (digests) => ({ name, size, sha256: digests.sha256.toString("hex") })
+  )
 
 export const create = (dir: string, smallCount: number): Effect.Effect<Corpus> =>
   Effect.gen(function*() {

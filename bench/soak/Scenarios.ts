@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import * as Codec from "../../src/protocol/Codec.js"
+import { DIGEST_NAMES, hasher } from "../../src/protocol/Digest.js"
 import type { ProtocolError } from "../../src/protocol/ProtocolError.js"
 import type { ConnectionError } from "../../src/services/Connection.js"
 import type { SocketClient } from "../../src/services/SocketClient.js"
@@ -107,24 +108,26 @@ const fetchVerified = (session: Session, file: Corpus.SourceFile, context: Scena
   ask(
     session,
     context.tally,
-    Codec.Request.Get({ name: file.name }),
+    Codec.Request.Get({ name: file.name, digests: DIGEST_NAMES }),
     Effect.gen(function*() {
       const response = yield* Codec.readResponse(session.reader, Codec.Kind.Get)
       if (response._tag !== "File") return yield* unexpected("wrong answer", `answered ${describe(response)}`)
       if (response.size !== file.size) {
         return yield* unexpected("wrong bytes", `announced ${response.size} bytes, not ${file.size}`)
       }
-      const hash = createHash("sha256")
-      const trailer = yield* Codec.readBody(session.reader, response.size, (bytes) => {
+      // The bytes' digest as negotiated, against the trailer; their SHA-256 against the source's.
+      const hash = hasher(response.digest)
+      const sha256 = createHash("sha256")
+      const trailer = yield* Codec.readBody(session.reader, response, (bytes) => {
         hash.update(bytes)
+        sha256.update(bytes)
         return pace === undefined ? Effect.void : Effect.sleep(Duration.millis((bytes.length / pace) * 1000))
       })
       if (trailer._tag === "Aborted") return yield* unexpected("aborted", `aborted: ${trailer.message}`)
-      const digest = hash.digest()
-      if (!digest.equals(trailer.digest)) {
+      if (!Buffer.from(hash.digest()).equals(trailer.digest)) {
         return yield* unexpected("wrong bytes", "the trailer's digest is not that of the bytes")
       }
-      if (digest.toString("hex") !== file.sha256) {
+      if (sha256.digest("hex") !== file.sha256) {
         return yield* unexpected("wrong bytes", "the bytes differ from the source file")
       }
       yield* context.tally.verified(file.size)
@@ -185,7 +188,7 @@ const cutOff: Scenario["run"] = (persistent, context) =>
     return yield* ask(
       session,
       context.tally,
-      Codec.Request.Get({ name: file.name }),
+      Codec.Request.Get({ name: file.name, digests: DIGEST_NAMES }),
       Effect.gen(function*() {
         const response = yield* Codec.readResponse(session.reader, Codec.Kind.Get)
         if (response._tag !== "File") return yield* unexpected("wrong answer", `answered ${describe(response)}`)
@@ -217,13 +220,13 @@ const stalled: Scenario["run"] = (persistent, context) =>
     return yield* ask(
       session,
       context.tally,
-      Codec.Request.Get({ name: file.name }),
+      Codec.Request.Get({ name: file.name, digests: DIGEST_NAMES }),
       Effect.gen(function*() {
         const response = yield* Codec.readResponse(session.reader, Codec.Kind.Get)
         if (response._tag !== "File") return yield* unexpected("wrong answer", `answered ${describe(response)}`)
         const waited = Duration.sum(Duration.times(context.stallTimeout, 2.5), FILL_ALLOWANCE)
         yield* Effect.sleep(waited)
-        const rest = yield* Effect.either(Codec.readBody(session.reader, response.size, () => Effect.void))
+        const rest = yield* Effect.either(Codec.readBody(session.reader, response, () => Effect.void))
         return rest._tag === "Left" ? "dropped" : yield* unexpected(
           "stalled reader not dropped",
           `a client that read nothing for ${Duration.format(waited)} was not dropped`

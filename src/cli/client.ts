@@ -7,6 +7,7 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
+import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -16,6 +17,7 @@ import { printable } from "../format/Printable.js"
 import { download } from "../programs/client/download.js"
 import { DEFAULT_TIMEOUT, type ServerAddress } from "../programs/client/exchange.js"
 import { list, stats } from "../programs/client/inquire.js"
+import { type Digest, DIGEST_NAMES } from "../protocol/Digest.js"
 import { isAcceptableName } from "../services/FileName.js"
 import { type ClientFailure, clientFailure, EXIT_CODES } from "./clientFailure.js"
 import { printListing, printStats } from "./clientOutput.js"
@@ -59,6 +61,15 @@ const timeout = Options.text("timeout").pipe(
   })
 )
 
+const digest = Options.choice("digest", DIGEST_NAMES).pipe(
+  Options.withFallbackConfig(Config.literal(...DIGEST_NAMES)("FERRY_DIGEST")),
+  Options.optional,
+  Options.withDescription(
+    `Check the download with this digest only (default: ${DIGEST_NAMES.join(", then ")}, as the server supports). ` +
+      "Env: FERRY_DIGEST."
+  )
+)
+
 const reportCut = (shown: number, total: number, isQuiet: boolean) =>
   total > shown && !isQuiet
     ? Console.error(`${PROGRAM}: listing cut: ${total - shown} more entries not shown`)
@@ -77,9 +88,16 @@ const saveFile = (
   server: ServerAddress,
   name: string,
   directory: string,
-  isQuiet: boolean
+  isQuiet: boolean,
+  digest: Option.Option<Digest>
 ) =>
-  download({ server, name, directory, progress: !isQuiet }).pipe(
+  download({
+    server,
+    name,
+    directory,
+    progress: !isQuiet,
+    digests: Option.match(digest, { onNone: () => DIGEST_NAMES, onSome: (only) => [only] })
+  }).pipe(
     Effect.tap((saved) =>
       isQuiet ? Effect.void : Console.error(`saved ${printable(saved.path)} (${formatBytes(saved.size)})`)
     )
@@ -89,7 +107,7 @@ const usage = (message: string) => exitWith(PROGRAM, EXIT_CODES.usage[0], messag
 
 export const command = Command.make(
   PROGRAM,
-  { host, port, name, directory, quiet, json, timeout },
+  { host, port, name, directory, quiet, json, timeout, digest },
   (args) => {
     const server = { host: args.host, port: args.port, timeout: args.timeout }
     const failed = (error: ClientFailure) => clientFailure(PROGRAM, server, args.name, error)
@@ -101,13 +119,14 @@ export const command = Command.make(
     if (!isAcceptableName(args.name)) {
       return usage(`not a valid file name: ${printable(args.name)} (a relative path, without '.' or '..' segments)`)
     }
-    return Effect.catchAll(saveFile(server, args.name, args.directory.value, args.quiet), failed)
+    return Effect.catchAll(saveFile(server, args.name, args.directory.value, args.quiet, args.digest), failed)
   }
 ).pipe(Command.withDescription(HelpDoc.blocks([
   HelpDoc.p("Downloads a file from a ferry server, lists the files in its cache, or shows its statistics."),
   HelpDoc.p("Examples:"),
   HelpDoc.p("  ferry-client localhost 9098 image.jpg .          save image.jpg into the current directory"),
   HelpDoc.p("  ferry-client localhost 9098 docs/a.txt /tmp -q   save docs/a.txt as /tmp/a.txt, quietly"),
+  HelpDoc.p("  ferry-client localhost 9098 a.iso . --digest sha256   check the download with SHA-256"),
   HelpDoc.p("  ferry-client localhost 9098 list                 list the server's cached files"),
   HelpDoc.p("  ferry-client localhost 9098 list --json          the same, as JSON"),
   HelpDoc.p("  ferry-client localhost 9098 stats                the server's counters: hits, misses, bytes..."),

@@ -18,7 +18,8 @@ export const EXIT_CODES = {
   corrupt: [6, "the data received is corrupt, or not ferry protocol"],
   destination: [7, "cannot write into the destination directory (missing, read-only, disk full)"],
   busy: [8, "the server is busy: try again later"],
-  server: [9, "the server failed or refused the request"]
+  server: [9, "the server failed or refused the request"],
+  version: [10, "the server speaks another version of the ferry protocol"]
 } as const satisfies Record<string, readonly [number, string]>
 
 export type ClientFailure = ConnectionError | ProtocolError | TransferError | DestinationError
@@ -44,9 +45,18 @@ export const clientFailure = (
           return fail(EXIT_CODES.connectionLost, `connection to ${where} lost (${error.message}): ${NOTHING_SAVED}`)
       }
     case "ProtocolError":
-      return error.reason === "Truncated"
-        ? fail(EXIT_CODES.connectionLost, `connection to ${where} closed mid-response: ${NOTHING_SAVED}`)
-        : fail(EXIT_CODES.corrupt, `invalid response from ${where} (${error.message}): is it a ferry server?`)
+      switch (error.reason) {
+        case "Truncated":
+          return fail(EXIT_CODES.connectionLost, `connection to ${where} closed mid-response: ${NOTHING_SAVED}`)
+        case "UnsupportedVersion":
+          return fail(
+            EXIT_CODES.version,
+            `${where} speaks ferry protocol version ${error.version ?? "?"}, this client version ${Codec.VERSION}: ` +
+              "use a client and server of the same version"
+          )
+        default:
+          return fail(EXIT_CODES.corrupt, `invalid response from ${where} (${error.message}): is it a ferry server?`)
+      }
     case "DestinationError":
       return fail(EXIT_CODES.destination, `${printable(error.message)}: ${NOTHING_SAVED}`)
     case "TransferError":
@@ -66,6 +76,12 @@ export const clientFailure = (
               return fail(EXIT_CODES.busy, `${where} is busy: try again later`)
             case Codec.Status.Timeout:
               return fail(EXIT_CODES.server, `${where} gave up waiting for the request: try again`)
+            case Codec.Status.UnsupportedDigest:
+              return fail(
+                EXIT_CODES.server,
+                `${where} cannot check the file with the digest asked for (${printable(error.message)}): ` +
+                  "try another --digest"
+              )
             default:
               return fail(EXIT_CODES.server, `${where} refused the request: ${printable(error.message)}`)
           }

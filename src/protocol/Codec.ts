@@ -1,5 +1,5 @@
 /**
- * The ferry wire format, version 1, as specified in docs/PROTOCOL.md: the encoding of every message,
+ * The ferry wire format, version 2, as specified in docs/PROTOCOL.md: the encoding of every message,
  * and its decoding from a ByteReader with every field checked against the specification's limits.
  */
 import * as Data from "effect/Data"
@@ -8,22 +8,25 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { MAX_NAME_BYTES } from "../services/FileName.js"
 import type { ByteReader } from "./ByteReader.js"
+import { type Digest, DIGESTS, digestOfId } from "./Digest.js"
 import { ProtocolError } from "./ProtocolError.js"
 import { decodeUtf8, encodeUtf8, readU16, readU32, readU64, utf8Within, writeU16, writeU32, writeU64 } from "./wire.js"
 
-export const VERSION = 1
+export const VERSION = 2
 /** "FRY" and the version: the first four bytes of every message, both ways. */
 const PREFIX = Uint8Array.of(0x46, 0x52, 0x59, VERSION)
 
 export const REQUEST_HEADER_BYTES = 9
-/** The largest request payload: the longest acceptable name. */
 export { MAX_NAME_BYTES }
+/** Digests a GET may offer. */
+export const MAX_OFFERED_DIGESTS = 16
+/** The largest request payload: the longest acceptable name, and the digests offered before it. */
+export const MAX_PAYLOAD_BYTES = MAX_NAME_BYTES + 1 + MAX_OFFERED_DIGESTS
 /** Error messages are cut to this many bytes. */
 export const MAX_MESSAGE_BYTES = 1024
 export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024
 export const MAX_LISTING_BYTES = 16 * 1024 * 1024
 export const MAX_STATS_BYTES = 64 * 1024
-export const DIGEST_BYTES = 32
 
 export const Kind = { Get: 1, List: 2, Stats: 3 } as const
 export type Kind = typeof Kind[keyof typeof Kind]
@@ -36,17 +39,22 @@ export const Status = {
   UnsupportedVersion: 4,
   Busy: 5,
   InternalError: 6,
-  Timeout: 7
+  Timeout: 7,
+  UnsupportedDigest: 8
 } as const
 export type Status = typeof Status[keyof typeof Status]
 export type FailureStatus = Exclude<Status, typeof Status.Ok>
 
 export const statusName = (status: Status): string => Object.entries(Status).find(([, code]) => code === status)![0]
 
-const isFailureStatus = (code: number): code is FailureStatus => code > Status.Ok && code <= Status.Timeout
+const isFailureStatus = (code: number): code is FailureStatus => code > Status.Ok && code <= Status.UnsupportedDigest
 
 export type Request = Data.TaggedEnum<{
-  Get: { readonly name: string }
+  /**
+   * `digests`: those the client accepts, in its order of preference, leaving out any this side does
+   * not know; the server checks the file with the first.
+   */
+  Get: { readonly name: string; readonly digests: ReadonlyArray<Digest> }
   List: {}
   Stats: {}
 }>
@@ -58,8 +66,8 @@ export interface ListingEntry {
 }
 
 export type Response = Data.TaggedEnum<{
-  /** A file follows: its body (see `readBody`), then its trailer. */
-  File: { readonly size: number }
+  /** A file follows: its body (see `readBody`), then its trailer, whose digest is `digest`. */
+  File: { readonly size: number; readonly digest: Digest }
   Listing: { readonly entries: ReadonlyArray<ListingEntry>; readonly total: number }
   /** The server's counters and gauges, by name. */
   Stats: { readonly stats: Readonly<Record<string, number>> }
@@ -85,7 +93,8 @@ const checkPrefix = (prefix: Uint8Array): Effect.Effect<void, ProtocolError> => 
     return Effect.fail(
       new ProtocolError({
         reason: "UnsupportedVersion",
-        detail: `protocol version ${prefix[3]} is not supported (this side speaks version ${VERSION})`
+        detail: `protocol version ${prefix[3]} is not supported (this side speaks version ${VERSION})`,
+        version: prefix[3]!
       })
     )
   }
@@ -97,8 +106,17 @@ const checkPrefix = (prefix: Uint8Array): Effect.Effect<void, ProtocolError> => 
 /** The kind byte of a request. */
 export const kindOf = (request: Request): Kind => Kind[request._tag]
 
+const encodeGet = (name: string, digests: ReadonlyArray<Digest>): Uint8Array => {
+  const text = encodeUtf8(name)
+  const payload = new Uint8Array(1 + digests.length + text.length)
+  payload[0] = digests.length
+  digests.forEach((digest, i) => payload[1 + i] = DIGESTS[digest].id)
+  payload.set(text, 1 + digests.length)
+  return payload
+}
+
 export const encodeRequest = (request: Request): Uint8Array => {
-  const payload = request._tag === "Get" ? encodeUtf8(request.name) : new Uint8Array(0)
+  const payload = request._tag === "Get" ? encodeGet(request.name, request.digests) : new Uint8Array(0)
   const bytes = new Uint8Array(REQUEST_HEADER_BYTES + payload.length)
   bytes.set(PREFIX)
   bytes[4] = kindOf(request)
@@ -118,15 +136,12 @@ export const readRequest = <E>(reader: ByteReader<E>): Effect.Effect<Option.Opti
     const head = yield* reader.exactly(REQUEST_HEADER_BYTES - 4)
     const kind = head[0]!
     const length = readU32(head, 1)
-    if (length > MAX_NAME_BYTES) {
-      return yield* tooLarge(`request of ${length} bytes is over the limit of ${MAX_NAME_BYTES}`)
+    if (length > MAX_PAYLOAD_BYTES) {
+      return yield* tooLarge(`request of ${length} bytes is over the limit of ${MAX_PAYLOAD_BYTES}`)
     }
     switch (kind) {
-      case Kind.Get: {
-        if (length === 0) return yield* malformed("empty file name")
-        const name = yield* decodeUtf8(yield* reader.exactly(length), "file name")
-        return Option.some(Request.Get({ name }))
-      }
+      case Kind.Get:
+        return Option.some(yield* decodeGet(yield* reader.exactly(length)))
       case Kind.List: {
         if (length !== 0) return yield* malformed("list request with a payload")
         return Option.some(Request.List())
@@ -138,6 +153,26 @@ export const readRequest = <E>(reader: ByteReader<E>): Effect.Effect<Option.Opti
       default:
         return yield* malformed(`unknown request kind ${kind}`)
     }
+  })
+
+const decodeGet = (payload: Uint8Array): Effect.Effect<Request, ProtocolError> =>
+  Effect.gen(function*() {
+    const offered = payload[0] ?? 0
+    if (offered === 0) return yield* malformed("no digest offered")
+    if (offered > MAX_OFFERED_DIGESTS) return yield* malformed(`${offered} digests offered, over ${MAX_OFFERED_DIGESTS}`)
+    const nameLength = payload.length - 1 - offered
+    if (nameLength <= 0) return yield* malformed("empty file name")
+    if (nameLength > MAX_NAME_BYTES) {
+      return yield* tooLarge(`file name of ${nameLength} bytes is over the limit of ${MAX_NAME_BYTES}`)
+    }
+    // Digests this side does not know are passed over: a newer client may offer some.
+    const digests: Array<Digest> = []
+    for (const id of payload.subarray(1, 1 + offered)) {
+      const digest = digestOfId(id)
+      if (digest !== undefined && !digests.includes(digest)) digests.push(digest)
+    }
+    const name = yield* decodeUtf8(payload.subarray(1 + offered), "file name")
+    return Request.Get({ name, digests })
   })
 
 // Responses
@@ -159,9 +194,12 @@ export const encodeFailure = (kind: number, status: FailureStatus, message: stri
   return bytes
 }
 
-export const encodeFileHead = (size: number): Uint8Array => {
-  const bytes = responseHead(Status.Ok, Kind.Get, 8)
+export const FILE_HEAD_BYTES = 15
+
+export const encodeFileHead = (size: number, digest: Digest): Uint8Array => {
+  const bytes = responseHead(Status.Ok, Kind.Get, 9)
   writeU64(bytes, 6, size)
+  bytes[14] = DIGESTS[digest].id
   return bytes
 }
 
@@ -174,7 +212,7 @@ export const encodeSegmentHead = (length: number): Uint8Array => {
 
 export const encodeTrailer = (trailer: Trailer): Uint8Array => {
   if (trailer._tag === "Complete") {
-    const bytes = new Uint8Array(5 + DIGEST_BYTES)
+    const bytes = new Uint8Array(5 + trailer.digest.length)
     bytes.set(trailer.digest, 5)
     return bytes
   }
@@ -273,9 +311,12 @@ export const readResponse = <E>(reader: ByteReader<E>, kind: Kind): Effect.Effec
     if (status !== Status.Ok) return yield* malformed(`unknown status ${status}`)
     if (answered !== kind) return yield* malformed(`response of kind ${answered} to a request of kind ${kind}`)
     if (kind === Kind.Get) {
-      const size = readU64(yield* reader.exactly(8), 0)
+      const fields = yield* reader.exactly(9)
+      const size = readU64(fields, 0)
       if (!Number.isSafeInteger(size)) return yield* malformed(`file size ${size} out of range`)
-      return Response.File({ size })
+      const digest = digestOfId(fields[8]!)
+      if (digest === undefined) return yield* malformed(`unknown digest ${fields[8]}`)
+      return Response.File({ size, digest })
     }
     const length = readU32(yield* reader.exactly(4), 0)
     if (kind === Kind.Stats) {
@@ -294,7 +335,7 @@ export const readResponse = <E>(reader: ByteReader<E>, kind: Kind): Effect.Effec
  */
 export const readBody = <E, E2>(
   reader: ByteReader<E>,
-  size: number,
+  { digest, size }: { readonly size: number; readonly digest: Digest },
   onData: (bytes: Uint8Array) => Effect.Effect<void, E2>
 ): Effect.Effect<Trailer, E | E2 | ProtocolError> =>
   Effect.gen(function*() {
@@ -315,7 +356,7 @@ export const readBody = <E, E2>(
     const status = (yield* reader.exactly(1))[0]!
     if (status === Status.Ok) {
       if (received !== size) return yield* malformed(`body ended after ${received} of ${size} bytes`)
-      return Trailer.Complete({ digest: yield* reader.exactly(DIGEST_BYTES) })
+      return Trailer.Complete({ digest: yield* reader.exactly(DIGESTS[digest].bytes) })
     }
     if (!isFailureStatus(status)) return yield* malformed(`unknown trailer status ${status}`)
     return Trailer.Aborted({ status, message: yield* readFailureMessage(reader) })

@@ -11,6 +11,8 @@ export class ProtocolError extends Data.TaggedError("ProtocolError")<{
    */
   readonly reason: "BadMagic" | "UnsupportedVersion" | "TooLarge" | "Malformed" | "Truncated"
   readonly detail: string
+  /** With `UnsupportedVersion`: the version the peer speaks. */
+  readonly version?: number
 }> {
   override get message(): string {
     return this.detail

@@ -6,14 +6,15 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import type { Digest } from "../protocol/Digest.js"
 import type { FileInfo } from "./FileStore.js"
 
 /** A file's contents as the cache holds them. */
 export interface CachedFile {
   readonly info: FileInfo
   readonly bytes: Uint8Array
-  /** SHA-256 of `bytes`, computed once when the file was loaded. */
-  readonly digest: Uint8Array
+  /** A digest of `bytes`, computed once per entry when first asked for. */
+  readonly digest: (digest: Digest) => Effect.Effect<Uint8Array>
 }
 
 /** One line of `list`: a file the cache holds. */

@@ -255,7 +255,7 @@ export const tempDir = (prefix = "ferry-e2e-"): Effect.Effect<string, never, Sco
 
 /** Writes `size` random bytes to `file` (creating its directory) and returns their SHA-256, in hex. */
 export const writeRandomFile = (file: string, size: number): Effect.Effect<string> =>
-  Effect.map(RandomFiles.writeRandomFile(file, size), (digest) => digest.toString("hex"))
+  Effect.map(RandomFiles.writeRandomFile(file, size), (digests) => digests.sha256.toString("hex"))
 
 export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
@@ -273,7 +273,7 @@ export const bigFile = (size: number): Layer.Layer<BigFile> =>
 
 /** The SHA-256 of a file's contents, in hex, read as a stream. */
 export const sha256File = (file: string): Effect.Effect<string> =>
-  Effect.map(RandomFiles.fileDigest(file), (digest) => digest.toString("hex"))
+  Effect.map(RandomFiles.fileDigests(file), (digests) => digests.sha256.toString("hex"))
 
 export const listDir = (dir: string): Effect.Effect<Array<string>> =>
   Effect.promise(() => fsp.readdir(dir)).pipe(Effect.map((names) => names.sort()))

@@ -1,10 +1,10 @@
 /**
- * SHA-256 of a whole file in memory, computed a slice at a time with the event loop let through
- * between slices: hashing 64 MiB at once would keep the server from accepting or answering anyone
- * else for tens of milliseconds.
+ * The digests of a file in memory, each computed at most once, when first asked for, a slice at a
+ * time with the event loop let through between slices: hashing 64 MiB at once with SHA-256 would keep
+ * the server from accepting or answering anyone else for tens of milliseconds.
  */
 import * as Effect from "effect/Effect"
-import { createHash } from "node:crypto"
+import { type Digest, hasher } from "../../protocol/Digest.js"
 
 const SLICE_BYTES = 1024 * 1024
 
@@ -14,12 +14,26 @@ const yieldToEventLoop = Effect.async<void>((resume) => {
   return Effect.sync(() => clearImmediate(immediate))
 })
 
-export const sha256 = (bytes: Uint8Array): Effect.Effect<Uint8Array> =>
+const compute = (bytes: Uint8Array, digest: Digest): Effect.Effect<Uint8Array> =>
   Effect.gen(function*() {
-    const hash = createHash("sha256")
+    const hash = hasher(digest)
     for (let at = 0; at < bytes.length; at += SLICE_BYTES) {
       if (at > 0) yield* yieldToEventLoop
       hash.update(bytes.subarray(at, at + SLICE_BYTES))
     }
-    return new Uint8Array(hash.digest())
+    return hash.digest()
   })
+
+/**
+ * `bytes`' digests, each computed once however many ask for it at the same time: the first to ask
+ * computes it, those who ask meanwhile wait for it. Uninterruptible, so that a client vanishing
+ * while it hashes cannot leave an interrupted result for everyone after it.
+ */
+export const digestsOf = (bytes: Uint8Array): Effect.Effect<(digest: Digest) => Effect.Effect<Uint8Array>> =>
+  Effect.map(
+    Effect.all({
+      "xxh3-128": Effect.cached(Effect.uninterruptible(compute(bytes, "xxh3-128"))),
+      sha256: Effect.cached(Effect.uninterruptible(compute(bytes, "sha256")))
+    }),
+    (memos) => (digest) => memos[digest]
+  )

@@ -9,7 +9,7 @@ import type * as Scope from "effect/Scope"
 import { Cache, type CachedFile } from "../../services/Cache.js"
 import { type FileInfo, FileStore, type FileStoreError } from "../../services/FileStore.js"
 import { LockManager } from "../../services/LockManager.js"
-import { sha256 } from "./digest.js"
+import { digestsOf } from "./digest.js"
 import { type OpenStream, openStream, type StreamBuffers } from "./openStream.js"
 
 export type Content = Data.TaggedEnum<{
@@ -54,7 +54,7 @@ const attempt = (
       }
       const load = Effect.flatMap(
         files.read(info),
-        (bytes) => Effect.map(sha256(bytes), (digest) => ({ info, bytes, digest }))
+        (bytes) => Effect.map(digestsOf(bytes), (digest) => ({ info, bytes, digest }))
       )
       const admitted = yield* cache.admit(info, load)
       return Option.map(admitted, (file) => Content.Cached({ file, loaded: true }))

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { printable } from "../../format/Printable.js"
 import * as Codec from "../../protocol/Codec.js"
+import { DIGEST_NAMES } from "../../protocol/Digest.js"
 import { Cache } from "../../services/Cache.js"
 import type { Connection, ConnectionError } from "../../services/Connection.js"
 import type { FileStore } from "../../services/FileStore.js"
@@ -43,8 +44,14 @@ const countDecision = (content: Content) =>
     ? content.loaded ? Effect.zipRight(count("misses"), count("loads")) : count("hits")
     : Effect.zipRight(count("misses"), count("streamed"))
 
-const get = (connection: Connection, report: Report, name: string) =>
+const get = (connection: Connection, report: Report, { digests, name }: Codec.Request & { _tag: "Get" }) =>
   Effect.scoped(Effect.gen(function*() {
+    // The server knows every digest the codec decodes: the client's first choice is taken.
+    const digest = digests[0]
+    if (digest === undefined) {
+      const supported = DIGEST_NAMES.join(", ")
+      return yield* fail(connection, report, Codec.Kind.Get, Codec.Status.UnsupportedDigest, `digests supported: ${supported}`)
+    }
     const fetched = yield* Effect.either(fetchFile(name))
     if (fetched._tag === "Left") {
       const error = fetched.left
@@ -58,8 +65,8 @@ const get = (connection: Connection, report: Report, name: string) =>
       report.bytes += bytes
       return count("bytesServed", bytes)
     }
-    if (content._tag === "Cached") return yield* sendCached(connection, content.file, sent)
-    const aborted = yield* sendStreamed(connection, content.stream, sent)
+    if (content._tag === "Cached") return yield* sendCached(connection, content.file, digest, sent)
+    const aborted = yield* sendStreamed(connection, content.stream, digest, sent)
     if (aborted !== undefined) {
       report.status = Codec.Status.InternalError
       report.detail = aborted
@@ -93,7 +100,7 @@ export const respond = (
     const report: Report = { status: Codec.Status.Ok, bytes: 0 }
     const started = yield* Clock.currentTimeMillis
     const answer = request._tag === "Get"
-      ? get(connection, report, request.name)
+      ? get(connection, report, request)
       : request._tag === "List"
       ? list(connection)
       : stats(connection)

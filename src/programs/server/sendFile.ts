@@ -5,8 +5,8 @@
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import { createHash } from "node:crypto"
 import * as Codec from "../../protocol/Codec.js"
+import { type Digest, hasher } from "../../protocol/Digest.js"
 import type { CachedFile } from "../../services/Cache.js"
 import type { Connection, ConnectionError } from "../../services/Connection.js"
 import type { OpenStream } from "./openStream.js"
@@ -19,12 +19,13 @@ export type OnSent<R> = (bytes: number) => Effect.Effect<void, never, R>
 export const sendCached = <R>(
   connection: Connection,
   file: CachedFile,
+  digest: Digest,
   onSent: OnSent<R>
 ): Effect.Effect<void, ConnectionError, R> =>
   Effect.gen(function*() {
     const { bytes } = file
-    const head = Codec.encodeFileHead(bytes.length)
-    const trailer = Codec.encodeTrailer(Codec.Trailer.Complete({ digest: file.digest }))
+    const head = Codec.encodeFileHead(bytes.length, digest)
+    const trailer = Codec.encodeTrailer(Codec.Trailer.Complete({ digest: yield* file.digest(digest) }))
     if (bytes.length === 0) return yield* connection.write(head, trailer)
     for (let at = 0; at < bytes.length; at += SEGMENT_BYTES) {
       const slice = bytes.subarray(at, at + SEGMENT_BYTES)
@@ -44,11 +45,12 @@ export const sendCached = <R>(
 export const sendStreamed = <R>(
   connection: Connection,
   file: OpenStream,
+  digest: Digest,
   onSent: OnSent<R>
 ): Effect.Effect<string | undefined, ConnectionError, R> =>
   Effect.gen(function*() {
-    const hash = createHash("sha256")
-    yield* connection.write(Codec.encodeFileHead(file.info.size))
+    const hash = hasher(digest)
+    yield* connection.write(Codec.encodeFileHead(file.info.size, digest))
     const send = (chunk: Uint8Array) =>
       Effect.gen(function*() {
         hash.update(chunk)
