@@ -142,12 +142,18 @@ const open = (
         read,
         readDeadline,
         write: (...chunks: ReadonlyArray<Uint8Array>) => send(outgoing, chunks),
-        end: finish(outgoing),
-        unsent: Effect.map(STM.commit(TRef.get(outgoing)), (state) => state.bytes)
+        end: finish(outgoing)
       })),
       () => abort(incoming, outgoing)
     ),
-    (connection) => options.stallTimeout === undefined ? connection : watchStalls(connection, options.stallTimeout)
+    (connection) =>
+      options.stallTimeout === undefined
+        ? connection
+        : watchStalls(
+          connection,
+          Effect.map(STM.commit(TRef.get(outgoing)), (state) => state.bytes),
+          options.stallTimeout
+        )
   )
 
 export const make: Effect.Effect<Context.Context<SocketServer | SocketClient>, never, Scope.Scope> = Effect.gen(

@@ -10,6 +10,7 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { BigIntStats } from "node:fs"
+import * as fs from "node:fs"
 import { constants } from "node:fs"
 import * as fsp from "node:fs/promises"
 import { isAcceptableName } from "../services/FileName.js"
@@ -72,6 +73,14 @@ const openDirectory = (root: string): Effect.Effect<string, DirectoryError> =>
     return realRoot
   })
 
+const RESOLVED_NAMES = 65_536
+
+/** The file a path leads to, following symlinks; `undefined` when there is none. */
+const statOf = (path: string): Effect.Effect<BigIntStats | undefined> =>
+  Effect.async((resume) =>
+    fs.stat(path, { bigint: true }, (error, stats) => resume(Effect.succeed(error ? undefined : stats)))
+  )
+
 const infoOf = (name: string, stats: BigIntStats): FileInfo => ({
   name,
   size: Number(stats.size),
@@ -104,8 +113,31 @@ export const make = (root: string): Effect.Effect<FileStore["Type"], DirectoryEr
         return { real, stats }
       })
 
-    const stat = (name: string): Effect.Effect<FileInfo, FileStoreError> =>
-      Effect.map(resolve(name), ({ stats }) => infoOf(name, stats))
+    // The file (device and inode) each name was last resolved to inside the directory. A `stat` of the
+    // name that finds that same file needs no `realpath`: whatever path led there, it is a file inside
+    // the directory. The table only holds names that were served; past its bound it starts over.
+    const resolved = new Map<string, { readonly dev: bigint; readonly ino: bigint }>()
+    const remember = (name: string, stats: BigIntStats) => {
+      if (resolved.size >= RESOLVED_NAMES) resolved.clear()
+      resolved.set(name, { dev: stats.dev, ino: stats.ino })
+    }
+
+    const stat = (name: string): Effect.Effect<FileInfo, FileStoreError> => {
+      const known = resolved.get(name)
+      if (known === undefined) {
+        return resolve(name).pipe(Effect.map(({ stats }) => {
+          remember(name, stats)
+          return infoOf(name, stats)
+        }))
+      }
+      return Effect.flatMap(statOf(`${prefix}${name}`), (stats) => {
+        if (stats !== undefined && stats.isFile() && stats.dev === known.dev && stats.ino === known.ino) {
+          return Effect.succeed(infoOf(name, stats))
+        }
+        resolved.delete(name)
+        return stat(name)
+      })
+    }
 
     const fstat = (info: FileInfo, handle: fsp.FileHandle) =>
       Effect.tryPromise({

@@ -1,24 +1,33 @@
 /** The SocketClient over TCP with Node's net module. */
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Net from "node:net"
 import { ConnectionError } from "../services/Connection.js"
 import { SocketClient } from "../services/SocketClient.js"
+import * as Inflow from "./internal/Inflow.js"
 import * as NodeConnection from "./NodeConnection.js"
 
-// A client receives files: reading ahead keeps the socket flowing while it hashes and writes.
-const READ_AHEAD_BYTES = 4 * 1024 * 1024
+// A client receives files, so it reads ahead while it hashes and writes what it has: into slabs used
+// again and again when the caller allows (all but the slab being worked on and the one Node reads
+// into are read-ahead), otherwise into Node's buffers.
+const SLABS = 6
+const SLAB_BYTES = 1024 * 1024
+const READ_AHEAD_BYTES = (SLABS - 2) * SLAB_BYTES
 
-const connect = (host: string, port: number, options: { readonly readTimeout?: Duration.DurationInput } = {}) =>
+const connect: SocketClient["Type"]["connect"] = (host, port, options = {}) =>
   Effect.gen(function*() {
+    const slabs = options.reusedReads === true ? Inflow.slabs(SLABS, SLAB_BYTES) : undefined
     const socket = yield* Effect.acquireRelease(
-      Effect.sync(() => NodeConnection.guard(Net.createConnection({ host, port, allowHalfOpen: true }).pause())),
+      Effect.sync(() =>
+        NodeConnection.guard(
+          Net.createConnection({ host, port, allowHalfOpen: true, ...(slabs && { onread: slabs.onread }) }).pause()
+        )
+      ),
       (socket) => Effect.sync(() => socket.destroy())
     )
     yield* awaitConnected(socket)
     return yield* NodeConnection.make(socket, {
-      readAhead: READ_AHEAD_BYTES,
+      inflow: slabs?.inflow ?? Inflow.nodeBuffers(socket, READ_AHEAD_BYTES),
       ...(options.readTimeout === undefined ? {} : { readTimeout: options.readTimeout })
     })
   })

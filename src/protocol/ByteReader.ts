@@ -1,6 +1,10 @@
 /**
  * Buffered reading from a pull source of byte chunks: exact-length reads for headers, and
  * zero-copy reads of whatever has arrived for bodies. Only reads from the source when asked.
+ *
+ * A source may reuse a chunk's memory once it is pulled again (`reused`): the reader then copies
+ * what it still holds of a chunk before pulling, and `exactly` returns copies, so that only what
+ * `upTo` returns is short-lived: valid until the reader's next call.
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -13,19 +17,32 @@ export interface ByteReader<E> {
   readonly exactly: (n: number) => Effect.Effect<Uint8Array, E | ProtocolError>
   /** How many bytes have come from the source so far, read or not. */
   readonly received: () => number
-  /** Between 1 and `max` bytes, without copying where possible; fails `Truncated` at the end. */
+  /**
+   * Between 1 and `max` bytes, without copying where possible; fails `Truncated` at the end. Over a
+   * source that reuses its memory, valid only until the next call.
+   */
   readonly upTo: (max: number) => Effect.Effect<Uint8Array, E | ProtocolError>
 }
 
-export const make = <E>(pull: Effect.Effect<Option.Option<Uint8Array>, E>): ByteReader<E> => {
-  const pending: Array<Uint8Array> = []
+export const make = <E>(
+  pull: Effect.Effect<Option.Option<Uint8Array>, E>,
+  options: { readonly reused?: boolean } = {}
+): ByteReader<E> => {
+  const reused = options.reused === true
+  let pending: Array<Uint8Array> = []
   let buffered = 0
   let received = 0
   let ended = false
 
   // Reads one more chunk into `pending`; false once the source has ended.
-  const fill = Effect.suspend(() =>
-    ended ? Effect.succeed(false) : Effect.map(pull, (chunk) => {
+  const fill = Effect.suspend(() => {
+    if (ended) return Effect.succeed(false)
+    if (reused && buffered > 0) {
+      const kept = take(buffered).slice()
+      pending = [kept]
+      buffered = kept.length
+    }
+    return Effect.map(pull, (chunk) => {
       if (Option.isNone(chunk)) {
         ended = true
         return false
@@ -37,7 +54,7 @@ export const make = <E>(pull: Effect.Effect<Option.Option<Uint8Array>, E>): Byte
       }
       return true
     })
-  )
+  })
 
   const take = (n: number): Uint8Array => {
     // Nothing may be buffered at all: an empty field at the very end of the input.
@@ -76,7 +93,7 @@ export const make = <E>(pull: Effect.Effect<Option.Option<Uint8Array>, E>): Byte
 
   const exactly = (n: number): Effect.Effect<Uint8Array, E | ProtocolError> =>
     Effect.suspend(() => {
-      if (buffered >= n) return Effect.succeed(take(n))
+      if (buffered >= n) return Effect.succeed(reused ? take(n).slice() : take(n))
       return Effect.flatMap(fill, (more) => more ? exactly(n) : Effect.fail(truncated(n - buffered)))
     })
 

@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { MAX_NAME_BYTES } from "../services/FileName.js"
 import type { ByteReader } from "./ByteReader.js"
-import { type Digest, DIGESTS, digestOfId } from "./Digest.js"
+import { type Digest, digestOfId, DIGESTS } from "./Digest.js"
 import { ProtocolError } from "./ProtocolError.js"
 import { decodeUtf8, encodeUtf8, readU16, readU32, readU64, utf8Within, writeU16, writeU32, writeU64 } from "./wire.js"
 
@@ -159,7 +159,9 @@ const decodeGet = (payload: Uint8Array): Effect.Effect<Request, ProtocolError> =
   Effect.gen(function*() {
     const offered = payload[0] ?? 0
     if (offered === 0) return yield* malformed("no digest offered")
-    if (offered > MAX_OFFERED_DIGESTS) return yield* malformed(`${offered} digests offered, over ${MAX_OFFERED_DIGESTS}`)
+    if (offered > MAX_OFFERED_DIGESTS) {
+      return yield* malformed(`${offered} digests offered, over ${MAX_OFFERED_DIGESTS}`)
+    }
     const nameLength = payload.length - 1 - offered
     if (nameLength <= 0) return yield* malformed("empty file name")
     if (nameLength > MAX_NAME_BYTES) {
@@ -330,8 +332,9 @@ export const readResponse = <E>(reader: ByteReader<E>, kind: Kind): Effect.Effec
   })
 
 /**
- * Reads a file body of the announced `size`, handing each piece to `onData` as it arrives, and
- * returns its trailer. A `Complete` trailer is only returned after exactly `size` bytes.
+ * Reads a file body of the announced `size`, handing each piece to `onData` as it arrives (a piece
+ * may be valid only until `onData`'s effect completes: see ByteReader), and returns its trailer. A
+ * `Complete` trailer is only returned after exactly `size` bytes.
  */
 export const readBody = <E, E2>(
   reader: ByteReader<E>,

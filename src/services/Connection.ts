@@ -54,9 +54,4 @@ export interface Connection {
   readonly write: (...chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, ConnectionError>
   /** Finishes sending: completes once everything written has been handed to the network. */
   readonly end: Effect.Effect<void, ConnectionError>
-  /**
-   * Bytes written but not yet handed to the network. While a write waits, this only goes down
-   * as the peer takes data: when it stays put, the peer has stopped reading.
-   */
-  readonly unsent: Effect.Effect<number>
 }

@@ -15,16 +15,16 @@ import { type Connection, ConnectionError } from "../../services/Connection.js"
  * the transfer.
  */
 const watch =
-  (connection: Connection, timeout: Duration.DurationInput) =>
+  (unsentBytes: Effect.Effect<number>, timeout: Duration.DurationInput) =>
   <A>(sending: Effect.Effect<A, ConnectionError>, queued: number): Effect.Effect<A, ConnectionError> =>
     Effect.gen(function*() {
       // Measured before the forked write runs: what it queues is added by hand.
-      let unsent = (yield* connection.unsent) + queued
+      let unsent = (yield* unsentBytes) + queued
       const fiber = yield* Effect.fork(sending)
       while (true) {
         const done = yield* Effect.timeoutOption(Fiber.join(fiber), timeout)
         if (Option.isSome(done)) return done.value
-        const now = yield* connection.unsent
+        const now = yield* unsentBytes
         if (now >= unsent) {
           yield* Fiber.interrupt(fiber)
           return yield* new ConnectionError({ reason: "Stalled" })
@@ -33,8 +33,16 @@ const watch =
       }
     })
 
-export const watchStalls = <C extends Connection>(connection: C, timeout: Duration.DurationInput): C => {
-  const guarded = watch(connection, timeout)
+/**
+ * `connection` with writes that fail `Stalled` as above; `unsent` counts the bytes written and not
+ * yet taken by the peer, which only go down, while a write waits, as the peer takes data.
+ */
+export const watchStalls = <C extends Connection>(
+  connection: C,
+  unsent: Effect.Effect<number>,
+  timeout: Duration.DurationInput
+): C => {
+  const guarded = watch(unsent, timeout)
   return {
     ...connection,
     write: (...chunks: ReadonlyArray<Uint8Array>) =>

@@ -8,6 +8,7 @@ import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import { randomBytes } from "node:crypto"
 import { DestinationError } from "./errors.js"
@@ -38,7 +39,7 @@ const toDestinationError = (path: string) => (error: PlatformError): Destination
 // The temporary file's name starts with the final one, for whoever finds it after a crash, cut so
 // that the whole stays within the usual 255-byte limit on a file name.
 const PREFIX_BYTES = 200
-const WRITE_BATCH_BYTES = 1024 * 1024
+const WRITE_BATCH_BYTES = 2 * 1024 * 1024
 
 const prefixOf = (fileName: string): string => {
   let prefix = ""
@@ -71,15 +72,21 @@ export const open = (directory: string, fileName: string) =>
       Effect.mapError(failed)
     )
 
-    // Bytes arrive in pieces of a few KiB: gathered into large writes, they cost a trip to the
-    // file system's thread pool per mebibyte rather than per piece.
-    const batch = Buffer.allocUnsafe(WRITE_BATCH_BYTES)
+    // Pieces are gathered into large writes, a trip to the file system's thread pool per batch
+    // rather than per piece; one batch is written while the next fills, so that the disk and the
+    // network work at the same time.
+    const batches = [Buffer.allocUnsafe(WRITE_BATCH_BYTES), Buffer.allocUnsafe(WRITE_BATCH_BYTES)]
+    let batch = batches[0]!
     let batched = 0
-    const flush = Effect.suspend(() => {
-      if (batched === 0) return Effect.void
+    let writing: Fiber.Fiber<void, DestinationError> | undefined
+    const written = Effect.suspend(() => writing === undefined ? Effect.void : Fiber.join(writing))
+    const flush = Effect.gen(function*() {
+      yield* written
+      if (batched === 0) return
       const full = batch.subarray(0, batched)
+      writing = yield* Effect.forkIn(Effect.mapError(file.writeAll(full), failed), fileScope)
+      batch = batch === batches[0] ? batches[1]! : batches[0]!
       batched = 0
-      return Effect.mapError(file.writeAll(full), failed)
     })
     const write = (bytes: Uint8Array): Effect.Effect<void, DestinationError> =>
       Effect.suspend(() => {
@@ -94,6 +101,7 @@ export const open = (directory: string, fileName: string) =>
       write,
       commit: Effect.gen(function*() {
         yield* flush
+        yield* written
         yield* Scope.close(fileScope, Exit.void)
         yield* Effect.mapError(fs.rename(tempPath, finalPath), failed)
         committed = true

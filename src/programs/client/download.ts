@@ -39,7 +39,10 @@ export const download = (options: DownloadOptions) =>
     )
     if (response._tag !== "File") return yield* Effect.dieMessage(`unexpected ${response._tag} response to a GET`)
     if (!options.digests.includes(response.digest)) {
-      return yield* new ProtocolError({ reason: "Malformed", detail: `file checked with ${response.digest}, not offered` })
+      return yield* new ProtocolError({
+        reason: "Malformed",
+        detail: `file checked with ${response.digest}, not offered`
+      })
     }
 
     const { size } = response

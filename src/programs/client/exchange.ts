@@ -23,7 +23,8 @@ export const exchange = (server: ServerAddress, request: Codec.Request) =>
     const client = yield* SocketClient
     // A server that stops sending must not leave the client waiting forever.
     const connection = yield* client.connect(server.host, server.port, {
-      readTimeout: server.timeout ?? DEFAULT_TIMEOUT
+      readTimeout: server.timeout ?? DEFAULT_TIMEOUT,
+      reusedReads: true
     }).pipe(
       Effect.timeoutFail({
         duration: CONNECT_TIMEOUT,
@@ -31,7 +32,7 @@ export const exchange = (server: ServerAddress, request: Codec.Request) =>
       })
     )
     yield* connection.write(Codec.encodeRequest(request))
-    const reader = ByteReader.make(connection.read)
+    const reader = ByteReader.make(connection.read, { reused: true })
     const response = yield* Codec.readResponse(reader, Codec.kindOf(request))
     if (response._tag === "Failure") {
       return yield* new TransferError({ reason: "Refused", status: response.status, detail: response.message })

@@ -31,9 +31,17 @@ const compute = (bytes: Uint8Array, digest: Digest): Effect.Effect<Uint8Array> =
  */
 export const digestsOf = (bytes: Uint8Array): Effect.Effect<(digest: Digest) => Effect.Effect<Uint8Array>> =>
   Effect.map(
-    Effect.all({
-      "xxh3-128": Effect.cached(Effect.uninterruptible(compute(bytes, "xxh3-128"))),
-      sha256: Effect.cached(Effect.uninterruptible(compute(bytes, "sha256")))
-    }),
+    Effect.all({ "xxh3-128": memo(compute(bytes, "xxh3-128")), sha256: memo(compute(bytes, "sha256")) }),
     (memos) => (digest) => memos[digest]
   )
+
+// Once known, a digest is returned as it is: every hit asks for one.
+const memo = (computing: Effect.Effect<Uint8Array>) =>
+  Effect.map(Effect.cached(Effect.uninterruptible(computing)), (once) => {
+    let known: Effect.Effect<Uint8Array> | undefined
+    return Effect.suspend(() =>
+      known ?? Effect.tap(once, (digest) => {
+        known = Effect.succeed(digest)
+      })
+    )
+  })

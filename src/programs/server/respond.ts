@@ -50,7 +50,13 @@ const get = (connection: Connection, report: Report, { digests, name }: Codec.Re
     const digest = digests[0]
     if (digest === undefined) {
       const supported = DIGEST_NAMES.join(", ")
-      return yield* fail(connection, report, Codec.Kind.Get, Codec.Status.UnsupportedDigest, `digests supported: ${supported}`)
+      return yield* fail(
+        connection,
+        report,
+        Codec.Kind.Get,
+        Codec.Status.UnsupportedDigest,
+        `digests supported: ${supported}`
+      )
     }
     const fetched = yield* Effect.either(fetchFile(name))
     if (fetched._tag === "Left") {
