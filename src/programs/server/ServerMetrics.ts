@@ -6,6 +6,8 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
+import type * as MetricKeyType from "effect/MetricKeyType"
 import { Cache } from "../../services/Cache.js"
 import { FileStore } from "../../services/FileStore.js"
 import { LockManager } from "../../services/LockManager.js"
@@ -37,15 +39,17 @@ let instances = 0
 
 export const make = Effect.gen(function*() {
   const server = String(++instances)
-  const tagged = <M extends Metric.Metric<any, any, any>>(metric: M): M => Metric.tagged(metric, "server", server) as M
+  // Tagged in the key, not with `Metric.tagged`: that looks its tags up in the registry on every update.
+  const tagged = <T extends MetricKeyType.MetricKeyType<any, any>>(key: MetricKey.MetricKey<T>) =>
+    Metric.fromMetricKey(MetricKey.tagged(key, "server", server))
   const made = Object.fromEntries(
     Object.entries(counters).map((
       [name, description]
-    ) => [name, tagged(Metric.counter(`ferry_${name}`, { description }))])
+    ) => [name, tagged(MetricKey.counter(`ferry_${name}`, { description }))])
   ) as ServerMetrics["Type"]["counters"]
   return ServerMetrics.of({
     counters: made,
-    activeConnections: tagged(Metric.gauge("ferry_active_connections", { description: "connections open now" })),
+    activeConnections: tagged(MetricKey.gauge("ferry_active_connections", { description: "connections open now" })),
     startedAt: yield* Clock.currentTimeMillis
   })
 })

@@ -67,5 +67,10 @@ const attempt = (
  * Finds what to send for `name`. A cached file stays pinned, so never evicted, until the
  * caller's scope closes: the scope should span the sending of the response.
  */
-export const fetchFile = (name: string) =>
-  attempt(name).pipe(Effect.retry({ times: CHANGED_RETRIES, while: (error) => error.reason === "Changed" }))
+export const fetchFile = (name: string, retries = CHANGED_RETRIES): ReturnType<typeof attempt> =>
+  // Recursion rather than `Effect.retry`, whose schedule costs more than the rest of a hit.
+  Effect.catchIf(
+    attempt(name),
+    (error) => error.reason === "Changed" && retries > 0,
+    () => fetchFile(name, retries - 1)
+  )
