@@ -1,6 +1,7 @@
 /**
  * The baselines, from Debian's packages, on loopback: nginx serving the same directory as ferry
- * (one process, `sendfile on`), an iperf3 server, and the wrk and iperf3 clients that measure them.
+ * (one process, `sendfile on`), Python's `http.server` serving it too, an iperf3 server, and the wrk
+ * and iperf3 clients that measure them.
  * A missing tool skips its baseline with the command that installs it.
  */
 import * as Console from "effect/Console"
@@ -76,6 +77,20 @@ http {
   }
 }
 `
+
+/**
+ * `python3 -m http.server` serving `workspace.files` on a free port until the scope closes: the
+ * standard library's threading HTTP server, a baseline any Python install has. Its address.
+ */
+export const pythonHttp = (workspace: Workspace) =>
+  Effect.gen(function*() {
+    const port = yield* freePort
+    const log = path.join(workspace.root, `python-http-${port}.log`)
+    const args = ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", workspace.files]
+    const process = yield* background(tool("python3"), args, log)
+    yield* awaitPort(port, "python3 -m http.server", log)
+    return { port, pid: process.pid, url: `http://127.0.0.1:${port}` }
+  })
 
 /** An iperf3 server on a free port until the scope closes; its port. */
 export const iperf3Server = (workspace: Workspace) =>

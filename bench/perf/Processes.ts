@@ -28,7 +28,8 @@ const PACKAGES = {
   wrk: "wrk",
   curl: "curl",
   hyperfine: "hyperfine",
-  sync: "coreutils"
+  sync: "coreutils",
+  python3: "python3"
 } as const
 export type Tool = keyof typeof PACKAGES
 
