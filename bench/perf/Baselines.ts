@@ -143,6 +143,8 @@ export const wrkScript = (file: string, paths: ReadonlyArray<string>) =>
 
 export interface WrkResult {
   readonly requestsPerSecond: number
+  /** Requests completed in the run. */
+  readonly requests: number
   /** Socket errors, as wrk reported them; empty when there were none. */
   readonly problems: ReadonlyArray<string>
 }
@@ -152,13 +154,18 @@ export const wrk = (url: string, script: string, connections: number, seconds: n
   timedOk(tool("wrk"), ["-t2", `-c${connections}`, `-d${seconds}s`, "-s", script, url]).pipe(
     Effect.flatMap((finished): Effect.Effect<WrkResult, BenchError> => {
       const rate = /Requests\/sec:\s+([\d.]+)/.exec(finished.stdout)?.[1]
+      const requests = /(\d+) requests in/.exec(finished.stdout)?.[1]
       const failures = /Non-2xx or 3xx responses: (\d+)/.exec(finished.stdout)?.[1]
-      if (rate === undefined || failures !== undefined) {
+      if (rate === undefined || requests === undefined || failures !== undefined) {
         return Effect.fail(
           new BenchError({ detail: `wrk: ${finished.stdout.trim().split("\n").slice(-4).join("; ")}` })
         )
       }
       const problems = finished.stdout.split("\n").filter((line) => line.includes("Socket errors"))
-      return Effect.succeed({ requestsPerSecond: Number(rate), problems: problems.map((line) => line.trim()) })
+      return Effect.succeed({
+        requestsPerSecond: Number(rate),
+        requests: Number(requests),
+        problems: problems.map((line) => line.trim())
+      })
     })
   )

@@ -7,10 +7,13 @@
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Fetch from "./Fetch.js"
+import { cpuTimes, type CpuUse } from "./Processes.js"
 import type { SourceFile } from "./Workspace.js"
 
 export interface Load {
   readonly port: number
+  /** The server's process, whose CPU is measured over the counted span. */
+  readonly serverPid: number
   readonly files: ReadonlyArray<SourceFile>
   readonly connections: number
   readonly warmupSeconds: number
@@ -22,6 +25,8 @@ export interface Measured {
   readonly requests: number
   readonly seconds: number
   readonly rehashed: number
+  /** The CPU the server and this harness (the load generator) used over the counted span. */
+  readonly cpu: CpuUse
 }
 
 export const generate = (load: Load) =>
@@ -55,10 +60,13 @@ export const generate = (load: Load) =>
     )
     yield* Effect.sleep(`${load.warmupSeconds} seconds`)
     phase = "measure"
+    const before = yield* cpuTimes(load.serverPid)
     const started = performance.now()
     yield* Effect.sleep(`${load.seconds} seconds`)
     phase = "stop"
     const seconds = (performance.now() - started) / 1000
+    const after = yield* cpuTimes(load.serverPid)
     yield* Fiber.join(running)
-    return { requests, seconds, rehashed } satisfies Measured
+    const cpu = { process: after.process - before.process, harness: after.harness - before.harness, wall: seconds }
+    return { requests, seconds, rehashed, cpu } satisfies Measured
   })

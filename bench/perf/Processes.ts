@@ -200,6 +200,18 @@ export const cpuTimes = (pid: number): Effect.Effect<CpuTimes> =>
     })
   )
 
+/**
+ * CPU seconds used so far by the harness's children that have exited and been waited for (the
+ * kernel adds a reaped child's times to its parent's): around one run of a command, what it used.
+ */
+export const exitedChildrenCpu: Effect.Effect<number> = Effect.promise(() => fsp.readFile("/proc/self/stat", "utf8"))
+  .pipe(
+    Effect.map((stat) => {
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS
+    })
+  )
+
 export interface CpuUse {
   /** CPU seconds used by the process measured, and by the harness, over `wall` seconds. */
   readonly process: number
