@@ -110,8 +110,9 @@ const run = (workspace: Workspace) =>
         `3. Requests/s over ${seconds} s after a ${warmupSeconds} s warm-up, median of ${rounds} alternating ` +
         `rounds, ${FILE_COUNT} files of 64 KiB all cached (stats: loads ${after.loads} before and after), ` +
         `${CONNECTIONS} persistent connections each cycling through them. ferry: ${runs(ferry, "req/s")}, ` +
-        `by an in-process load generator on the project's codec (Node, one thread) checking every response's ` +
-        `size and trailer digest against the source, and re-hashing one body in ${REHASH_EVERY} ` +
+        `by an in-process load generator (Node, one thread, raw sockets, requests back to back, responses ` +
+        `scanned without copying their bodies) checking every response's size and trailer digest against the ` +
+        `source, and re-hashing one body in ${REHASH_EVERY} ` +
         `(${fixed(rehashed)} of ${fixed(requests)}, all identical). nginx (one process): \`wrk -t2 -c64\` with a ` +
         `Lua script cycling through the same paths: ${runs(wrk, "req/s")}` +
         `${problems.size > 0 ? ` (wrk: ${[...problems].join("; ")})` : ""}. Each load generator shares the 2 ` +
