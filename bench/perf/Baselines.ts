@@ -1,6 +1,7 @@
 /**
  * The baselines, from Debian's packages, on loopback: nginx serving the same directory as ferry
- * (one process, `sendfile on`), an iperf3 server, and the wrk and iperf3 clients that measure them.
+ * (one process, `sendfile on`), Python's `http.server` serving it too, an iperf3 server, and the wrk
+ * and iperf3 clients that measure them.
  * A missing tool skips its baseline with the command that installs it.
  */
 import * as Console from "effect/Console"
@@ -77,6 +78,20 @@ http {
 }
 `
 
+/**
+ * `python3 -m http.server` serving `workspace.files` on a free port until the scope closes: the
+ * standard library's threading HTTP server, a baseline any Python install has. Its address.
+ */
+export const pythonHttp = (workspace: Workspace) =>
+  Effect.gen(function*() {
+    const port = yield* freePort
+    const log = path.join(workspace.root, `python-http-${port}.log`)
+    const args = ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", workspace.files]
+    const process = yield* background(tool("python3"), args, log)
+    yield* awaitPort(port, "python3 -m http.server", log)
+    return { port, pid: process.pid, url: `http://127.0.0.1:${port}` }
+  })
+
 /** An iperf3 server on a free port until the scope closes; its port. */
 export const iperf3Server = (workspace: Workspace) =>
   Effect.gen(function*() {
@@ -128,6 +143,8 @@ export const wrkScript = (file: string, paths: ReadonlyArray<string>) =>
 
 export interface WrkResult {
   readonly requestsPerSecond: number
+  /** Requests completed in the run. */
+  readonly requests: number
   /** Socket errors, as wrk reported them; empty when there were none. */
   readonly problems: ReadonlyArray<string>
 }
@@ -137,13 +154,18 @@ export const wrk = (url: string, script: string, connections: number, seconds: n
   timedOk(tool("wrk"), ["-t2", `-c${connections}`, `-d${seconds}s`, "-s", script, url]).pipe(
     Effect.flatMap((finished): Effect.Effect<WrkResult, BenchError> => {
       const rate = /Requests\/sec:\s+([\d.]+)/.exec(finished.stdout)?.[1]
+      const requests = /(\d+) requests in/.exec(finished.stdout)?.[1]
       const failures = /Non-2xx or 3xx responses: (\d+)/.exec(finished.stdout)?.[1]
-      if (rate === undefined || failures !== undefined) {
+      if (rate === undefined || requests === undefined || failures !== undefined) {
         return Effect.fail(
           new BenchError({ detail: `wrk: ${finished.stdout.trim().split("\n").slice(-4).join("; ")}` })
         )
       }
       const problems = finished.stdout.split("\n").filter((line) => line.includes("Socket errors"))
-      return Effect.succeed({ requestsPerSecond: Number(rate), problems: problems.map((line) => line.trim()) })
+      return Effect.succeed({
+        requestsPerSecond: Number(rate),
+        requests: Number(requests),
+        problems: problems.map((line) => line.trim())
+      })
     })
   )

@@ -17,6 +17,7 @@ import * as path from "node:path"
 import { exitWith } from "../../src/cli/ExitCode.js"
 import * as NodeSocketClient from "../../src/layers/NodeSocketClient.js"
 import { cachedLarge } from "./CachedLarge.js"
+import { cachedWholeClient } from "./CachedWholeClient.js"
 import { herd } from "./Herd.js"
 import { memory } from "./Memory.js"
 import { failed, machine, type Result, table } from "./Report.js"
@@ -27,7 +28,15 @@ import { streamedHuge } from "./StreamedHuge.js"
 import * as Workspace from "./Workspace.js"
 
 const PROGRAM = "ferry-perf"
-const SCENARIOS: ReadonlyArray<Scenario> = [cachedLarge, streamedHuge, smallFiles, herd, memory, startup]
+const SCENARIOS: ReadonlyArray<Scenario> = [
+  cachedLarge,
+  streamedHuge,
+  smallFiles,
+  herd,
+  memory,
+  startup,
+  cachedWholeClient
+]
 
 const only = Options.text("only").pipe(
   Options.withDefault(SCENARIOS.map((scenario) => scenario.id).join(",")),
@@ -36,7 +45,9 @@ const only = Options.text("only").pipe(
     const ids = text.split(",").map((part) => Number(part.trim()))
     return ids.every((id) => SCENARIOS.some((scenario) => scenario.id === id))
       ? Effect.succeed(ids)
-      : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--only: "${text}" is not a list of scenarios 1 to 6`)))
+      : Effect.fail(
+        ValidationError.invalidValue(HelpDoc.p(`--only: "${text}" is not a list of scenarios 1 to ${SCENARIOS.length}`))
+      )
   })
 )
 const quick = Options.boolean("quick").pipe(
@@ -102,7 +113,7 @@ export const command = Command.make(PROGRAM, { only, quick, cpuProf }, perf).pip
   Command.withDescription(HelpDoc.blocks([
     HelpDoc.p(
       "Measures the built server and client (`npm run bench` builds them first) against iperf3, nginx + curl, " +
-        "nginx + wrk and `node -e 0`, and prints one markdown table."
+        "python3 -m http.server + curl, nginx + wrk and `node -e 0`, and prints one markdown table."
     ),
     HelpDoc.p("Example: npm run bench -- --only 1,3 --quick")
   ]))

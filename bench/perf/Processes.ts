@@ -28,7 +28,8 @@ const PACKAGES = {
   wrk: "wrk",
   curl: "curl",
   hyperfine: "hyperfine",
-  sync: "coreutils"
+  sync: "coreutils",
+  python3: "python3"
 } as const
 export type Tool = keyof typeof PACKAGES
 
@@ -196,6 +197,18 @@ export const cpuTimes = (pid: number): Effect.Effect<CpuTimes> =>
         process: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
         harness: (usage.user + usage.system) / 1e6
       }
+    })
+  )
+
+/**
+ * CPU seconds used so far by the harness's children that have exited and been waited for (the
+ * kernel adds a reaped child's times to its parent's): around one run of a command, what it used.
+ */
+export const exitedChildrenCpu: Effect.Effect<number> = Effect.promise(() => fsp.readFile("/proc/self/stat", "utf8"))
+  .pipe(
+    Effect.map((stat) => {
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS
     })
   )
 

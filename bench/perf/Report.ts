@@ -36,9 +36,25 @@ export const runs = (values: ReadonlyArray<number>, unit: string, digits = 0) =>
 
 export const mib = (bytes: number) => `${fixed(bytes / 1024 / 1024, 1)} MiB`
 
+/**
+ * What a ratio (ferry / baseline) is held to: at least a figure for rates (higher is better), at
+ * most or below one for times (lower is better); `aim` is where we want it, beyond what must be met.
+ */
 export type Goal =
-  | { readonly atLeast: number }
-  | { readonly atMost: number }
+  | { readonly atLeast: number; readonly aim?: number }
+  | { readonly atMost: number; readonly aim?: number }
+  | { readonly below: number }
+
+const describeGoal = (goal: Goal): string => {
+  if ("below" in goal) return `< ${goal.below}x (lower is better)`
+  const aim = goal.aim === undefined ? "" : `, aim ${goal.aim.toFixed(1)}x`
+  return "atLeast" in goal
+    ? `≥ ${goal.atLeast}x${aim} (higher is better)`
+    : `≤ ${goal.atMost}x${aim} (lower is better)`
+}
+
+const meets = (goal: Goal, ratio: number): boolean =>
+  "atLeast" in goal ? ratio >= goal.atLeast : "atMost" in goal ? ratio <= goal.atMost : ratio < goal.below
 
 /** A baseline that could not be measured: the reason shown in its place. */
 export interface Skipped {
@@ -47,7 +63,7 @@ export interface Skipped {
 
 /**
  * A row comparing ferry's figure with a baseline's; the ratio is always ferry / baseline, so a goal
- * says "at least" for rates and "at most" for times.
+ * says "at least" for rates and "at most" (or "below") for times, and the goal cell says which.
  */
 export const comparison = (options: {
   readonly scenario: string
@@ -59,21 +75,13 @@ export const comparison = (options: {
   readonly goal?: Goal
 }): Row => {
   const digits = options.digits ?? 0
-  const goal = options.goal === undefined
-    ? "—"
-    : "atLeast" in options.goal
-    ? `≥ ${options.goal.atLeast}x`
-    : `≤ ${options.goal.atMost}x`
+  const goal = options.goal === undefined ? "—" : describeGoal(options.goal)
   const ferry = `${fixed(options.ferry, digits)} ${options.unit}`
   if (typeof options.baseline !== "number") {
     return { scenario: options.scenario, ferry, baseline: options.baseline.skipped, ratio: "—", goal, met: "—" }
   }
   const ratio = options.ferry / options.baseline
-  const met = options.goal === undefined
-    ? "—"
-    : "atLeast" in options.goal
-    ? ratio >= options.goal.atLeast
-    : ratio <= options.goal.atMost
+  const met = options.goal === undefined ? "—" : meets(options.goal, ratio)
   return {
     scenario: options.scenario,
     ferry,
