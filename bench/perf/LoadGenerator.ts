@@ -8,8 +8,8 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import { createHash, type Hash } from "node:crypto"
 import * as Net from "node:net"
+import { type Digest, type Hasher, hasher } from "../../src/protocol/Digest.js"
 import { BenchError, cpuTimes, type CpuUse } from "./Processes.js"
 import { getRequest, ResponseScanner } from "./ResponseScanner.js"
 import { HOST, type SourceFile } from "./Workspace.js"
@@ -19,6 +19,8 @@ import { HOST, type SourceFile } from "./Workspace.js"
  * response (body, framing, trailer) can come in one read; tried here, it costs 10-25% less CPU.
  */
 const READ_BYTES = 128 * 1024
+/** What the ferry client asks for by default. */
+const DIGEST: Digest = "xxh3-128"
 
 export interface Load {
   readonly port: number
@@ -41,7 +43,7 @@ export interface Measured {
 
 export const generate = (load: Load) =>
   Effect.gen(function*() {
-    const requests = load.files.map((file) => getRequest(file.name))
+    const requests = load.files.map((file) => getRequest(file.name, DIGEST))
     // Succeeds once every connection has closed after the stop; fails with the first problem.
     const finished = yield* Deferred.make<void, BenchError>()
     const counts = { phase: "warm-up" as "warm-up" | "measure" | "stop", requests: 0, rehashed: 0, sent: 0 }
@@ -56,11 +58,11 @@ export const generate = (load: Load) =>
       const scanner = new ResponseScanner()
       let next = index * step
       let file = load.files[0]!
-      let hash: Hash | undefined
+      let hash: Hasher | undefined
       const ask = () => {
         const at = next++ % load.files.length
         file = load.files[at]!
-        hash = ++counts.sent % load.rehashEvery === 0 ? createHash("sha256") : undefined
+        hash = ++counts.sent % load.rehashEvery === 0 ? hasher(DIGEST) : undefined
         scanner.expect(hash === undefined ? undefined : (bytes) => hash!.update(bytes))
         socket.write(requests[at]!)
       }
@@ -69,10 +71,11 @@ export const generate = (load: Load) =>
         const result = scanner.result!
         if (result._tag === "Failed") return result.detail
         if (result.size !== file.size) return `announced ${result.size} bytes, not ${file.size}`
-        if (hash !== undefined && !hash.digest().equals(result.digest)) {
+        if (result.algorithm !== DIGEST) return `checked with ${result.algorithm}, not ${DIGEST}`
+        if (hash !== undefined && !Buffer.from(hash.digest()).equals(result.digest)) {
           return "the bytes received do not match the trailer's digest"
         }
-        if (!file.digest.equals(result.digest)) return "the trailer's digest is not the source's"
+        if (!file.digests[DIGEST].equals(result.digest)) return "the trailer's digest is not the source's"
         return undefined
       }
       const read = (length: number) => {

@@ -1,25 +1,27 @@
 /**
  * The one place the lean load generator knows the wire format: a GET request's bytes, and a scan of
  * a GET's response over the chunks a socket delivers, skipping the body unless told to look at it.
- * Protocol version 1 (src/protocol/Codec.ts, docs/PROTOCOL.md); what version 2 changes is marked "v2".
+ * Protocol version 2 (src/protocol/Codec.ts, docs/PROTOCOL.md).
  */
 import * as Codec from "../../src/protocol/Codec.js"
+import { type Digest, digestOfId, DIGESTS } from "../../src/protocol/Digest.js"
 
-/** The bytes of a GET request for `name`. */
-export const getRequest = (name: string): Buffer => Buffer.from(Codec.encodeRequest(Codec.Request.Get({ name })))
+/** The bytes of a GET request for `name`, to be checked with `digest`. */
+export const getRequest = (name: string, digest: Digest): Buffer =>
+  Buffer.from(Codec.encodeRequest(Codec.Request.Get({ name, digests: [digest] })))
 
 /**
  * A response read to its end: a complete file (its size, and its trailer's digest, valid until the
  * next `expect`), or why it is not one.
  */
 export type Scanned =
-  | { readonly _tag: "File"; readonly size: number; readonly digest: Buffer }
+  | { readonly _tag: "File"; readonly size: number; readonly algorithm: Digest; readonly digest: Buffer }
   | { readonly _tag: "Failed"; readonly detail: string }
 
 // The parts of a response, each a field of known length but the body, which is skipped.
 type Part =
   | "head" // "FRY", version, status, kind
-  | "size" // v2: the digest algorithm byte comes with it
+  | "size" // and the digest's algorithm
   | "failureLength"
   | "failureMessage"
   | "segmentHead"
@@ -30,7 +32,7 @@ type Part =
   | "abortMessage"
 
 const HEAD_BYTES = 6
-const SIZE_BYTES = 8
+const SIZE_BYTES = 9
 const MAGIC = [0x46, 0x52, 0x59] as const
 
 /**
@@ -46,8 +48,7 @@ export class ResponseScanner {
   private received = 0
   private left = 0
   private status = 0
-  // v2: set from the head's digest algorithm.
-  private digestBytes = Codec.DIGEST_BYTES
+  private algorithm: Digest = "xxh3-128"
   private onBody: ((bytes: Buffer) => void) | undefined
   /** The response, once it has been read to its end. */
   result: Scanned | undefined
@@ -103,7 +104,7 @@ export class ResponseScanner {
         if (field[3] !== Codec.VERSION) return this.fail(`protocol version ${field[3]}, not ${Codec.VERSION}`)
         this.status = field[4]!
         if (this.status !== Codec.Status.Ok) {
-          if (this.status > Codec.Status.Timeout) return this.fail(`unknown status ${this.status}`)
+          if (this.status > Codec.Status.UnsupportedDigest) return this.fail(`unknown status ${this.status}`)
           return this.next("failureLength", 2)
         }
         if (field[5] !== Codec.Kind.Get) return this.fail(`response of kind ${field[5]} to a GET`)
@@ -112,6 +113,9 @@ export class ResponseScanner {
       case "size": {
         this.size = field.readUInt32BE(0) * 2 ** 32 + field.readUInt32BE(4)
         if (!Number.isSafeInteger(this.size)) return this.fail(`file size ${this.size} out of range`)
+        const algorithm = digestOfId(field[8]!)
+        if (algorithm === undefined) return this.fail(`unknown digest ${field[8]}`)
+        this.algorithm = algorithm
         this.received = 0
         return this.next("segmentHead", 4)
       }
@@ -127,13 +131,14 @@ export class ResponseScanner {
         this.status = field[0]!
         if (this.status === Codec.Status.Ok) {
           if (this.received !== this.size) return this.fail(`body ended after ${this.received} of ${this.size} bytes`)
-          return this.next("digest", this.digestBytes)
+          return this.next("digest", DIGESTS[this.algorithm].bytes)
         }
-        if (this.status > Codec.Status.Timeout) return this.fail(`unknown trailer status ${this.status}`)
+        if (this.status > Codec.Status.UnsupportedDigest) return this.fail(`unknown trailer status ${this.status}`)
         return this.next("abortLength", 2)
       }
       case "digest": {
-        this.result = { _tag: "File", size: this.size, digest: field.subarray(0, this.digestBytes) }
+        const digest = field.subarray(0, DIGESTS[this.algorithm].bytes)
+        this.result = { _tag: "File", size: this.size, algorithm: this.algorithm, digest }
         return
       }
       case "failureLength":

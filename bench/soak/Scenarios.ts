@@ -170,7 +170,7 @@ const notFound: Scenario["run"] = (persistent, context) =>
     ask(
       session,
       context.tally,
-      Codec.Request.Get({ name: `missing/${Math.random().toString(36).slice(2)}.bin` }),
+      Codec.Request.Get({ name: `missing/${Math.random().toString(36).slice(2)}.bin`, digests: DIGEST_NAMES }),
       Effect.gen(function*() {
         const response = yield* Codec.readResponse(session.reader, Codec.Kind.Get)
         if (response._tag !== "Failure" || response.status !== Codec.Status.NotFound) {
