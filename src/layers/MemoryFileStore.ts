@@ -8,11 +8,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { isAcceptableName } from "../services/FileName.js"
-import type { ChunkSize, FileInfo } from "../services/FileStore.js"
-import { FileStore, FileStoreError, nextChunkSize, sameVersion } from "../services/FileStore.js"
+import type { FileInfo, OpenFile } from "../services/FileStore.js"
+import { FileStore, FileStoreError, readWhole, sameVersion } from "../services/FileStore.js"
 
 /** Where an injected fault strikes: at open, or once this many bytes have been read. */
 export type FaultPoint = { readonly at: "open" } | { readonly at: number }
@@ -121,16 +122,6 @@ const changed = (name: string) => new FileStoreError({ reason: "Changed", name }
 const unreadable = (name: string) =>
   new FileStoreError({ reason: "Unreadable", name, cause: new Error("fault injected by MemoryFiles") })
 
-const concat = (chunks: Iterable<Uint8Array>, size: number): Uint8Array => {
-  const bytes = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.length
-  }
-  return bytes
-}
-
 export const make = Effect.gen(function*() {
   const state = yield* Ref.make<State>({ files: new Map(), controls: new Map(), clock: 0n, lastIno: 0n, totalReads: 0 })
   const handles = yield* Ref.make(0)
@@ -191,28 +182,41 @@ export const make = Effect.gen(function*() {
       return file !== undefined && sameVersion(info, infoOf(info.name, file))
     })
 
-  const stream = (info: FileInfo, chunkSize: ChunkSize): Stream.Stream<Uint8Array, FileStoreError> =>
-    Stream.unwrapScoped(Effect.gen(function*() {
+  const open = (info: FileInfo): Effect.Effect<OpenFile, FileStoreError, Scope.Scope> =>
+    Effect.gen(function*() {
       if (!isAcceptableName(info.name)) return yield* notFound(info.name)
       yield* passGate(info.name)
       const opened = yield* arrive(info)
       if (Option.isNone(opened)) return yield* changed(info.name)
-      const { bytes, change, fault } = opened.value
+      const { bytes, fault } = opened.value
+      let { change } = opened.value
       if (fault?.at === "open") return yield* unreadable(info.name)
       yield* Effect.acquireRelease(Ref.update(handles, (n) => n + 1), () => Ref.update(handles, (n) => n - 1))
       const failAt = typeof fault?.at === "number" ? Math.min(fault.at, bytes.length) : undefined
-      return Stream.unfoldEffect(0, (position) =>
+      // A pending change lands after the first read, or as a read reaches the end, which then fails as
+      // a real file's would when its end is checked.
+      const landChange = Effect.suspend(() => {
+        const overwrite = change
+        change = undefined
+        return overwrite === undefined
+          ? Effect.void
+          : Ref.update(state, (s) => write(s, info.name, overwrite, false)[1])
+      })
+      const readInto = (buffer: Uint8Array, position: number): Effect.Effect<number, FileStoreError> =>
         Effect.gen(function*() {
-          if (change !== undefined && (position > 0 || bytes.length === 0)) {
-            yield* Ref.update(state, (s) => write(s, info.name, change, false)[1])
-          }
+          if (position > 0) yield* landChange
           if (!(yield* isCurrent(info))) return yield* changed(info.name)
           if (failAt !== undefined && position >= failAt) return yield* unreadable(info.name)
-          if (position >= bytes.length) return Option.none()
-          const end = Math.min(position + nextChunkSize(chunkSize), bytes.length, failAt ?? bytes.length)
-          return Option.some([bytes.slice(position, end), end] as const)
-        }))
-    }))
+          const end = Math.min(position + buffer.length, bytes.length, failAt ?? bytes.length)
+          buffer.set(bytes.subarray(position, end))
+          if (end === bytes.length) {
+            yield* landChange
+            if (!(yield* isCurrent(info))) return yield* changed(info.name)
+          }
+          return end - position
+        })
+      return { info, readInto } satisfies OpenFile
+    })
 
   const controls = MemoryFiles.of({
     put: (name, bytes) => Ref.modify(state, (s) => write(s, name, toBytes(bytes), false)),
@@ -240,13 +244,9 @@ export const make = Effect.gen(function*() {
         const file = s.files.get(name)
         return isAcceptableName(name) && file !== undefined ? Effect.succeed(infoOf(name, file)) : notFound(name)
       }),
-    // One chunk of the whole file, so reads take exactly the path (and the faults) of streams.
-    read: (info) =>
-      stream(info, Math.max(1, info.size)).pipe(
-        Stream.runCollect,
-        Effect.map((chunks) => concat(chunks, info.size))
-      ),
-    stream,
+    // The path (and the faults) of any open file, read in one piece.
+    read: (info) => Effect.scoped(Effect.flatMap(open(info), (file) => readWhole(file, new Uint8Array(info.size)))),
+    open,
     openHandles: Ref.get(handles)
   })
 

@@ -5,17 +5,15 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import type { BigIntStats } from "node:fs"
 import * as fs from "node:fs"
 import { constants } from "node:fs"
 import * as fsp from "node:fs/promises"
 import { isAcceptableName } from "../services/FileName.js"
-import type { Allocate, ChunkSize, FileInfo } from "../services/FileStore.js"
-import { FileStore, FileStoreError, freshBuffer, nextChunkSize, sameVersion } from "../services/FileStore.js"
+import type { FileInfo, OpenFile } from "../services/FileStore.js"
+import { FileStore, FileStoreError, readWhole, sameVersion } from "../services/FileStore.js"
 
 export class DirectoryError extends Data.TaggedError("DirectoryError")<{
   readonly reason: "Missing" | "NotADirectory" | "Unreadable"
@@ -154,14 +152,33 @@ export const make = (root: string): Effect.Effect<FileStore["Type"], DirectoryEr
         Effect.asVoid
       )
 
-    const readAt = (info: FileInfo, handle: fsp.FileHandle, buffer: Uint8Array, offset: number, position: number) =>
+    const readAt = (info: FileInfo, handle: fsp.FileHandle, buffer: Uint8Array, length: number, position: number) =>
       Effect.tryPromise({
-        try: () => handle.read(buffer, offset, buffer.length - offset, position),
+        try: () => handle.read(buffer, 0, length, position),
         catch: (cause) => fail("Unreadable", info.name, cause)
       }).pipe(Effect.map(({ bytesRead }) => bytesRead))
 
+    // After the last byte: the file must not have grown, and must still be `info`'s version.
+    const checkEnd = (info: FileInfo, handle: fsp.FileHandle) =>
+      readAt(info, handle, new Uint8Array(1), 1, info.size).pipe(
+        Effect.filterOrFail((bytesRead) => bytesRead === 0, () => fail("Changed", info.name)),
+        Effect.zipRight(checkVersion(info, handle))
+      )
+
+    const readerOf = (info: FileInfo, handle: fsp.FileHandle): OpenFile => ({
+      info,
+      readInto: (buffer, position) => {
+        const length = Math.min(buffer.length, info.size - position)
+        if (length <= 0) return Effect.as(checkEnd(info, handle), 0)
+        return readAt(info, handle, buffer, length, position).pipe(
+          Effect.filterOrFail((bytesRead) => bytesRead > 0, () => fail("Changed", info.name)),
+          Effect.tap((bytesRead) => position + bytesRead === info.size ? checkEnd(info, handle) : Effect.void)
+        )
+      }
+    })
+
     // Opens the file found under `info.name` now, provided it is still exactly `info`'s version.
-    const open = (info: FileInfo): Effect.Effect<fsp.FileHandle, FileStoreError, Scope.Scope> =>
+    const open = (info: FileInfo): Effect.Effect<OpenFile, FileStoreError, Scope.Scope> =>
       Effect.gen(function*() {
         const { real } = yield* resolve(info.name).pipe(
           // It was there when `info` was taken: anything else now means it changed.
@@ -185,48 +202,15 @@ export const make = (root: string): Effect.Effect<FileStore["Type"], DirectoryEr
             )
         )
         yield* checkVersion(info, handle)
-        return handle
+        return readerOf(info, handle)
       })
 
-    // After the last byte: the file must not have grown, and must still be `info`'s version.
-    const checkEnd = (info: FileInfo, handle: fsp.FileHandle) =>
-      readAt(info, handle, new Uint8Array(1), 0, info.size).pipe(
-        Effect.filterOrFail((bytesRead) => bytesRead === 0, () => fail("Changed", info.name)),
-        Effect.zipRight(checkVersion(info, handle))
-      )
-
     const read = (info: FileInfo): Effect.Effect<Uint8Array, FileStoreError> =>
-      Effect.scoped(Effect.gen(function*() {
-        const handle = yield* open(info)
+      Effect.scoped(Effect.flatMap(open(info), (file) =>
         // Not from Buffer's shared pool: a small cached file would otherwise pin a whole pool slab.
-        const buffer = Buffer.allocUnsafeSlow(info.size)
-        let filled = 0
-        while (filled < info.size) {
-          const bytesRead = yield* readAt(info, handle, buffer, filled, filled)
-          if (bytesRead === 0) return yield* fail("Changed", info.name)
-          filled += bytesRead
-        }
-        yield* checkEnd(info, handle)
-        return buffer
-      }))
+        readWhole(file, Buffer.allocUnsafeSlow(info.size))))
 
-    const stream = (
-      info: FileInfo,
-      chunkSize: ChunkSize,
-      allocate: Allocate = freshBuffer
-    ): Stream.Stream<Uint8Array, FileStoreError> =>
-      Stream.unwrapScoped(Effect.map(open(info), (handle) =>
-        Stream.unfoldEffect(0, (position) => {
-          if (position >= info.size) return Effect.as(checkEnd(info, handle), Option.none())
-          // Memory of the consumer's choosing: it may still hold the previous chunks.
-          const buffer = allocate(Math.min(nextChunkSize(chunkSize), info.size - position))
-          return readAt(info, handle, buffer, 0, position).pipe(
-            Effect.filterOrFail((bytesRead) => bytesRead > 0, () => fail("Changed", info.name)),
-            Effect.map((bytesRead) => Option.some([buffer.subarray(0, bytesRead), position + bytesRead] as const))
-          )
-        })))
-
-    return FileStore.of({ stat, read, stream, openHandles: Ref.get(handles) })
+    return FileStore.of({ stat, read, open, openHandles: Ref.get(handles) })
   })
 
 export const layer = (root: string): Layer.Layer<FileStore, DirectoryError> => Layer.effect(FileStore, make(root))

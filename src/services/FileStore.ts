@@ -1,11 +1,11 @@
 /**
- * The files a server serves: names confined to one directory, each read as a whole or as a stream,
- * and never served as a version other than the one that was looked up.
+ * The files a server serves: names confined to one directory, each read as a whole or opened and
+ * read at any position, and never served as a version other than the one that was looked up.
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import type * as Effect from "effect/Effect"
-import type * as Stream from "effect/Stream"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 
 /** One version of a file: what a cache entry is checked against before it is served. */
 export interface FileInfo {
@@ -22,17 +22,27 @@ export interface FileInfo {
 export const sameVersion = (a: FileInfo, b: FileInfo): boolean =>
   a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino && a.dev === b.dev
 
-/** A chunk size in bytes, or how to choose the next one. */
-export type ChunkSize = number | (() => number)
+/** One version of a file, open: a reader with a position, as Go's `io.ReaderAt`. */
+export interface OpenFile {
+  readonly info: FileInfo
+  /**
+   * Reads the bytes at `position` into `buffer`, as many as fit and at most up to `info.size`, and
+   * returns how many: 0 only at `info.size`. Fails with `Changed` when the file is not `info`'s
+   * version any more: it ended early, or (checked by the read that reaches the end) it grew or was
+   * modified.
+   */
+  readonly readInto: (buffer: Uint8Array, position: number) => Effect.Effect<number, FileStoreError>
+}
 
-/** The size of the next chunk: at least 1 byte, a whole number. */
-export const nextChunkSize = (chunkSize: ChunkSize): number =>
-  Math.max(1, Math.floor(typeof chunkSize === "number" ? chunkSize : chunkSize()))
-
-/** Memory for a chunk of `size` bytes to be read into: a fresh buffer each time unless the reader recycles. */
-export type Allocate = (size: number) => Uint8Array
-
-export const freshBuffer: Allocate = (size) => Buffer.allocUnsafeSlow(size)
+/** Reads all of `file` into `buffer` (of its size), checking its end as the last read does. */
+export const readWhole = (file: OpenFile, buffer: Uint8Array): Effect.Effect<Uint8Array, FileStoreError> =>
+  Effect.gen(function*() {
+    let filled = 0
+    // One read at least: for an empty file, the read at its end is the check that it still is.
+    do filled += yield* file.readInto(buffer.subarray(filled), filled)
+    while (filled < buffer.length)
+    return buffer
+  })
 
 export class FileStoreError extends Data.TaggedError("FileStoreError")<{
   /**
@@ -64,17 +74,10 @@ export class FileStore extends Context.Tag("ferry/FileStore")<FileStore, {
   /** Reads the whole file, failing with `Changed` unless exactly `info`'s version was read. */
   readonly read: (info: FileInfo) => Effect.Effect<Uint8Array, FileStoreError>
   /**
-   * Streams the file in chunks of at most `chunkSize` bytes (asked again before each read when it
-   * is a function, so that the reader can follow its consumer's pace), holding one open handle for the
-   * stream's lifetime. Fails with `Changed` (possibly after some chunks) unless exactly `info`'s
-   * version was read. A store that reads into memory reads each chunk into `allocate(size)` (a view
-   * of it is emitted); a store that already holds the bytes may emit views of its own instead.
+   * Opens the file, held open until the current scope closes; fails with `Changed` unless what is
+   * found under `info.name` now is exactly `info`'s version.
    */
-  readonly stream: (
-    info: FileInfo,
-    chunkSize: ChunkSize,
-    allocate?: Allocate
-  ) => Stream.Stream<Uint8Array, FileStoreError>
+  readonly open: (info: FileInfo) => Effect.Effect<OpenFile, FileStoreError, Scope.Scope>
   /** File handles open right now, for checking that none is left behind. */
   readonly openHandles: Effect.Effect<number>
 }>() {}

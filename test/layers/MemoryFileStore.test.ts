@@ -8,6 +8,7 @@ import * as Stream from "effect/Stream"
 import * as MemoryFileStore from "../../src/layers/MemoryFileStore.js"
 import { MemoryFiles } from "../../src/layers/MemoryFileStore.js"
 import { FileStore, FileStoreError } from "../../src/services/FileStore.js"
+import { chunksOf } from "../support/fileChunks.js"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
@@ -32,11 +33,11 @@ describe("MemoryFileStore", () => {
       expect(info).toEqual(put)
       expect(info.size).toBe(7)
       expect(text(yield* store.read(info))).toBe("abcdefg")
-      expect(yield* collect(store.stream(info, 3))).toEqual(["abc", "def", "g"])
+      expect(yield* collect(chunksOf(store, info, 3))).toEqual(["abc", "def", "g"])
       yield* files.put("empty", new Uint8Array(0))
       const empty = yield* store.stat("empty")
       expect(yield* store.read(empty)).toEqual(new Uint8Array(0))
-      expect(yield* collect(store.stream(empty, 3))).toEqual([])
+      expect(yield* collect(chunksOf(store, empty, 3))).toEqual([])
     })))
 
   it.effect("keeps its own copy of the bytes put", () =>
@@ -83,9 +84,9 @@ describe("MemoryFileStore", () => {
         const info = yield* files.put("f", "abcdef")
         yield* files.put("f", "abcdef")
         expectFailure(yield* Effect.flip(store.read(info)), "Changed", "f")
-        expectFailure(yield* Effect.flip(Stream.runDrain(store.stream(info, 2))), "Changed", "f")
+        expectFailure(yield* Effect.flip(Stream.runDrain(chunksOf(store, info, 2))), "Changed", "f")
         const current = yield* store.stat("f")
-        const pull = yield* Stream.toPull(store.stream(current, 2))
+        const pull = yield* Stream.toPull(chunksOf(store, current, 2))
         expect(Chunk.toReadonlyArray(yield* pull).map(text)).toEqual(["ab"])
         yield* files.remove("f")
         expectFailure(Option.getOrThrow(yield* Effect.flip(pull)), "Changed", "f")
@@ -101,7 +102,7 @@ describe("MemoryFileStore", () => {
       yield* store.stat("a")
       expect(yield* files.reads("a")).toBe(0)
       yield* store.read(a)
-      yield* Stream.runDrain(store.stream(a, 1))
+      yield* Stream.runDrain(chunksOf(store, a, 1))
       yield* store.read(b)
       expect(yield* files.reads("a")).toBe(2)
       expect(yield* files.reads("b")).toBe(1)
@@ -150,7 +151,7 @@ describe("MemoryFileStore", () => {
       const info = yield* files.put("f", "abc")
       yield* files.fail("f", { at: "open" }, 2)
       expectFailure(yield* Effect.flip(store.read(info)), "Unreadable", "f")
-      expectFailure(yield* Effect.flip(Stream.runDrain(store.stream(info, 1))), "Unreadable", "f")
+      expectFailure(yield* Effect.flip(Stream.runDrain(chunksOf(store, info, 1))), "Unreadable", "f")
       expect(text(yield* store.read(info))).toBe("abc")
       expect(yield* files.reads("f")).toBe(3)
       expect(yield* store.openHandles).toBe(0)
@@ -163,7 +164,7 @@ describe("MemoryFileStore", () => {
       const info = yield* files.put("f", "0123456789abcdef")
       yield* files.fail("f", { at: 10 })
       const emitted: Array<string> = []
-      const error = yield* Effect.flip(Stream.runForEach(store.stream(info, 4), (chunk) =>
+      const error = yield* Effect.flip(Stream.runForEach(chunksOf(store, info, 4), (chunk) =>
         Effect.sync(() => {
           emitted.push(text(chunk))
         })))
@@ -171,7 +172,7 @@ describe("MemoryFileStore", () => {
       expect(emitted).toEqual(["0123", "4567", "89"])
       yield* files.fail("f", { at: 10 })
       expectFailure(yield* Effect.flip(store.read(info)), "Unreadable", "f")
-      expect(yield* collect(store.stream(info, 16))).toEqual(["0123456789abcdef"])
+      expect(yield* collect(chunksOf(store, info, 16))).toEqual(["0123456789abcdef"])
       expect(yield* store.openHandles).toBe(0)
     })))
 
@@ -187,7 +188,7 @@ describe("MemoryFileStore", () => {
       expect(text(yield* store.read(changed))).toBe("changed")
       yield* files.changeDuring("f", "again")
       const emitted: Array<string> = []
-      const error = yield* Effect.flip(Stream.runForEach(store.stream(changed, 3), (chunk) =>
+      const error = yield* Effect.flip(Stream.runForEach(chunksOf(store, changed, 3), (chunk) =>
         Effect.sync(() => {
           emitted.push(text(chunk))
         })))
@@ -202,14 +203,14 @@ describe("MemoryFileStore", () => {
       const store = yield* FileStore
       const info = yield* files.put("f", "abcdef")
       yield* Effect.scoped(Effect.gen(function*() {
-        const first = yield* Stream.toPull(store.stream(info, 2))
-        const second = yield* Stream.toPull(store.stream(info, 2))
+        const first = yield* Stream.toPull(chunksOf(store, info, 2))
+        const second = yield* Stream.toPull(chunksOf(store, info, 2))
         yield* first
         yield* second
         expect(yield* store.openHandles).toBe(2)
       }))
       expect(yield* store.openHandles).toBe(0)
-      expect(yield* collect(Stream.take(store.stream(info, 2), 1))).toEqual(["ab"])
+      expect(yield* collect(Stream.take(chunksOf(store, info, 2), 1))).toEqual(["ab"])
       expect(yield* store.openHandles).toBe(0)
     })))
 

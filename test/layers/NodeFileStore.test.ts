@@ -14,6 +14,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as NodeFileStore from "../../src/layers/NodeFileStore.js"
 import { FileStore, FileStoreError } from "../../src/services/FileStore.js"
+import { chunksOf } from "../support/fileChunks.js"
 
 const isRoot = process.getuid?.() === 0
 
@@ -116,7 +117,7 @@ describe("NodeFileStore", () => {
           const stats = yield* Effect.promise(() => fsp.stat(at("blob"), { bigint: true }))
           expect(info).toEqual({ name: "blob", size, mtimeNs: stats.mtimeNs, dev: stats.dev, ino: stats.ino })
           expect(Buffer.compare(yield* store.read(info), bytes)).toBe(0)
-          const chunks = yield* collect(store.stream(info, 65_537))
+          const chunks = yield* collect(chunksOf(store, info, 65_537))
           expect(chunks.every((chunk) => chunk.length > 0 && chunk.length <= 65_537)).toBe(true)
           expect(Buffer.compare(Buffer.concat(chunks), bytes)).toBe(0)
           expect(yield* store.openHandles).toBe(0)
@@ -137,7 +138,7 @@ describe("NodeFileStore", () => {
         const { at } = yield* Tree
         const store = yield* FileStore
         yield* Effect.promise(() => fsp.writeFile(at("abc"), "aaabbbc"))
-        const chunks = yield* collect(store.stream(yield* store.stat("abc"), 3))
+        const chunks = yield* collect(chunksOf(store, yield* store.stat("abc"), 3))
         expect(chunks.map((chunk) => Buffer.from(chunk).toString())).toEqual(["aaa", "bbb", "c"])
       }).pipe(Effect.provide(fresh)))
   })
@@ -222,7 +223,7 @@ describe("NodeFileStore", () => {
           yield* Effect.promise(() => change(at("big"), dir))
           expectFailure(yield* Effect.flip(store.read(info)), "Changed", "big")
           // Not one byte of another version may go out before the failure.
-          const pull = yield* Stream.toPull(store.stream(info, 4096))
+          const pull = yield* Stream.toPull(chunksOf(store, info, 4096))
           const failure = yield* Effect.flip(pull)
           expectFailure(Option.getOrThrow(failure), "Changed", "big")
           expect(yield* store.openHandles).toBe(0)
@@ -241,7 +242,7 @@ describe("NodeFileStore", () => {
           const store = yield* FileStore
           yield* Effect.promise(() => fsp.writeFile(at("big"), randomBytes(100_000)))
           const info = yield* store.stat("big")
-          const pull = yield* Stream.toPull(store.stream(info, 4096))
+          const pull = yield* Stream.toPull(chunksOf(store, info, 4096))
           expect(Chunk.size(yield* pull)).toBeGreaterThan(0)
           expect(yield* store.openHandles).toBe(1)
           yield* Effect.promise(() => change(at("big")))
@@ -259,7 +260,7 @@ describe("NodeFileStore", () => {
       const bytes = randomBytes(100_000)
       yield* Effect.promise(() => fsp.writeFile(at("big"), bytes))
       const info = yield* store.stat("big")
-      const pull = yield* Stream.toPull(store.stream(info, 4096))
+      const pull = yield* Stream.toPull(chunksOf(store, info, 4096))
       const first = Chunk.toReadonlyArray(yield* pull)
       yield* Effect.promise(async () => {
         await fsp.writeFile(path.join(dir, "new"), "new")
@@ -293,14 +294,14 @@ describe("NodeFileStore", () => {
         const info = yield* store.stat("big")
         yield* store.read(info)
         expect(yield* store.openHandles).toBe(0)
-        yield* Stream.runDrain(store.stream(info, 4096))
+        yield* Stream.runDrain(chunksOf(store, info, 4096))
         expect(yield* store.openHandles).toBe(0)
-        const first = yield* collect(Stream.take(store.stream(info, 4096), 1))
+        const first = yield* collect(Stream.take(chunksOf(store, info, 4096), 1))
         expect(first.map((chunk) => chunk.length)).toEqual([4096])
         expect(yield* store.openHandles).toBe(0)
         yield* Effect.promise(() => fsp.appendFile(at("big"), "x"))
         yield* Effect.flip(store.read(info))
-        yield* Effect.flip(Stream.runDrain(store.stream(info, 4096)))
+        yield* Effect.flip(Stream.runDrain(chunksOf(store, info, 4096)))
         expect(yield* store.openHandles).toBe(0)
       }).pipe(Effect.provide(fresh)))
 
@@ -311,7 +312,7 @@ describe("NodeFileStore", () => {
         yield* Effect.promise(() => fsp.writeFile(at("big"), randomBytes(100_000)))
         const info = yield* store.stat("big")
         yield* Effect.scoped(Effect.gen(function*() {
-          const pull = yield* Stream.toPull(store.stream(info, 4096))
+          const pull = yield* Stream.toPull(chunksOf(store, info, 4096))
           yield* pull
           expect(yield* store.openHandles).toBe(1)
         }))

@@ -11,7 +11,7 @@ import type * as MetricKeyType from "effect/MetricKeyType"
 import { Cache } from "../../services/Cache.js"
 import { FileStore } from "../../services/FileStore.js"
 import { LockManager } from "../../services/LockManager.js"
-import { StreamBuffers } from "./openStream.js"
+import { StreamBuffers } from "./StreamBuffers.js"
 
 const counters = {
   requests: "requests answered, whatever their status",

@@ -10,7 +10,8 @@ import { Cache, type CachedFile } from "../../services/Cache.js"
 import { type FileInfo, FileStore, type FileStoreError } from "../../services/FileStore.js"
 import { LockManager } from "../../services/LockManager.js"
 import { digestsOf } from "./digest.js"
-import { type OpenStream, openStream, type StreamBuffers } from "./openStream.js"
+import type { StreamBuffers } from "./StreamBuffers.js"
+import { type OpenStream, openStream } from "./streamFile.js"
 
 export type Content = Data.TaggedEnum<{
   /** In memory and pinned for the request's scope; `loaded` when this request read the disk. */

@@ -14,9 +14,10 @@ import type { Connection, ConnectionError } from "../../services/Connection.js"
 import type { FileStore } from "../../services/FileStore.js"
 import type { LockManager } from "../../services/LockManager.js"
 import { Content, fetchFile } from "./fetchFile.js"
-import type { StreamBuffers } from "./openStream.js"
-import { sendCached, sendStreamed } from "./sendFile.js"
+import { sendCached } from "./sendCached.js"
 import { count, type ServerMetrics, snapshot } from "./ServerMetrics.js"
+import type { StreamBuffers } from "./StreamBuffers.js"
+import { sendStreamed } from "./streamFile.js"
 
 /** What is known of a request as it is answered: filled in on the way, logged at the end. */
 interface Report {

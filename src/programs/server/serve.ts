@@ -12,8 +12,8 @@ import { Cache } from "../../services/Cache.js"
 import { type ServerConnection, SocketServer } from "../../services/SocketServer.js"
 import { closeWith } from "./closeWith.js"
 import { type ConnectionLimits, handleConnection } from "./handleConnection.js"
-import { makeStreamBuffers, StreamBuffers } from "./openStream.js"
 import * as ServerMetrics from "./ServerMetrics.js"
+import { makeStreamBuffers, StreamBuffers } from "./StreamBuffers.js"
 
 export interface ServeOptions extends ConnectionLimits {
   readonly maxConnections: number
