@@ -15,12 +15,17 @@ import * as Pace from "./Pace.js"
 
 /**
  * The memory meant for file chunks read for streaming and not yet sent, for the whole server. Each
- * stream has at most three buffers of a chunk's size (one being sent, one read ahead, and one sent
- * before them, kept to read into next), so it gets chunks of at most `bytes / (3 × streams)`, but never smaller than `Pace.MIN_CHUNK_BYTES`: past
- * `bytes / (3 × 64 KiB)` streams, the bound grows with them. Nobody waits for room: a budget one
- * could exhaust by opening streams and not reading them would be a way to stop everyone else's.
- * The share is taken at each read: a stream that read while there were fewer others keeps its larger
- * chunks only until it reads again.
+ * stream has at most two buffers of a chunk's size (one being sent, one read ahead into the buffer
+ * of the chunk sent before), so it gets chunks of at most `bytes / (2 × streams)`, but never smaller
+ * than `Pace.MIN_CHUNK_BYTES`: past `bytes / (2 × 64 KiB)` streams, the bound grows with them.
+ * Nobody waits for room: a budget one could exhaust by opening streams and not reading them would be
+ * a way to stop everyone else's. The share is taken at each read: a stream that read while there
+ * were fewer others keeps its larger chunks only until it reads again.
+ *
+ * The share must not be smaller than it needs to be: a stream costs the server about the same per
+ * chunk whatever its size, so with many streams open their throughput together is about their chunk
+ * size times a number of chunks per second that does not grow. Counting a third buffer per stream
+ * that it never holds made that a third less than the budget allows.
  */
 export class StreamBuffers extends Context.Tag("ferry/StreamBuffers")<StreamBuffers, {
   readonly bytes: number
@@ -33,7 +38,7 @@ export class StreamBuffers extends Context.Tag("ferry/StreamBuffers")<StreamBuff
   readonly count: (bytes: number) => void
 }>() {}
 
-const CHUNKS_HELD = 3
+const CHUNKS_HELD = 2
 
 export const makeStreamBuffers = (bytes: number) =>
   Effect.sync(() => {
@@ -62,9 +67,9 @@ export interface OpenStream {
 /** The largest power of two at most `bytes` (and at least 1). */
 const powerOfTwoBelow = (bytes: number) => 2 ** Math.floor(Math.log2(Math.max(1, bytes)))
 
-// A cap on the spares kept: in steady state there is one, the buffer of the chunk sent before the two
-// in flight (one being sent, one read ahead), which the next read takes.
-const SPARE_BUFFERS = CHUNKS_HELD + 1
+// A cap on the spares kept: in steady state a chunk's buffer waits there only from its being sent
+// until the next read takes it, while the other is being sent or read ahead.
+const SPARE_BUFFERS = CHUNKS_HELD + 2
 
 /**
  * The memory a stream reads into, reused: a chunk's buffer comes back once the chunk has been sent,
