@@ -27,6 +27,16 @@ export class Unexpected extends Data.TaggedError("Unexpected")<{
   }
 }
 
+/**
+ * A request sent on a reused connection that was closed, reset or ended before any byte of its answer
+ * arrived: the server had closed it between requests, and the request was not served (PROTOCOL.md
+ * section 10.1, item 5). Like an HTTP client, the soak sends it again, once, on a new connection.
+ */
+class NotServed extends Data.TaggedError("NotServed")<{ readonly detail: string }> {}
+
+/** The label retries are counted under in the soak's table: they are expected, not unexpected. */
+const RETRIED = "sent again on a new connection"
+
 export interface ScenarioContext {
   readonly host: string
   readonly port: number
@@ -63,16 +73,21 @@ const recordLatency = (session: Session, sentAt: number, tally: Tally) =>
     ? tally.latency("first answer on a new connection", session.firstByteAt! - session.openedAt)
     : tally.latency("answer on a reused connection", session.firstByteAt! - sentAt)
 
+/** The connection went away (closed, reset, or ended where an answer should begin). */
+const isGone = (error: ConnectionError | ProtocolError) =>
+  error._tag === "ConnectionError" ? error.reason === "Closed" : error.reason === "Truncated"
+
 /**
  * Sends `request` on `session` and reads the answer with `read`. A failure says how far the answer
- * had come: nothing at all (and how long after the previous answer on the same connection), or part.
+ * had come: nothing at all (and how long after the previous answer on the same connection), or part;
+ * nothing at all on a reused connection that went away is `NotServed`.
  */
 const ask = <A, R>(
   session: Session,
   tally: Tally,
   request: Codec.Request,
   read: Effect.Effect<A, ScenarioError, R>
-): Effect.Effect<A, Unexpected, R> =>
+): Effect.Effect<A, Unexpected | NotServed, R> =>
   Effect.gen(function*() {
     const what = request._tag === "Get" ? `GET ${request.name}` : request._tag.toUpperCase()
     const before = session.reader.received()
@@ -92,63 +107,95 @@ const ask = <A, R>(
       return yield* unexpected("cut mid-response", `${what}: ${error.message}, after ${arrived} bytes of the answer`)
     }
     if (session.answered === 0) return yield* unexpected("closed without answering", `${what}: ${error.message}`)
-    return yield* unexpected(
-      "closed without answering, on a reused connection",
-      `${what}: no byte of an answer (${error.message}) on a connection that had answered ${session.answered} ` +
-        `request(s); sent ${sentAt - session.lastAnsweredAt} ms after the previous answer was read whole, ` +
-        `failed ${Date.now() - sentAt} ms after being sent`
-    )
+    const detail = `${what}: no byte of an answer (${error.message}) on a connection that had answered ` +
+      `${session.answered} request(s); sent ${sentAt - session.lastAnsweredAt} ms after the previous answer ` +
+      `was read whole, failed ${Date.now() - sentAt} ms after being sent`
+    if (isGone(error)) return yield* new NotServed({ detail })
+    return yield* unexpected("closed without answering, on a reused connection", detail)
+  })
+
+/** `ask` on a connection of its own: never a reused one, so whatever fails is unexpected. */
+const askOnce = <A, R>(
+  session: Session,
+  tally: Tally,
+  request: Codec.Request,
+  read: Effect.Effect<A, ScenarioError, R>
+) =>
+  ask(session, tally, request, read).pipe(
+    Effect.catchTag("NotServed", ({ detail }) => unexpected("closed without answering, on a reused connection", detail))
+  )
+
+/**
+ * `ask` on the worker's persistent connection; a request it did not serve is sent again, once, on a
+ * new connection (counted under `RETRIED`), where failing the same way is unexpected.
+ */
+const askPersistent = <A, R>(
+  persistent: Persistent,
+  tally: Tally,
+  request: Codec.Request,
+  read: (session: Session) => Effect.Effect<A, ScenarioError, R>
+): Effect.Effect<A, Unexpected | ConnectionError, R | SocketClient> =>
+  Effect.gen(function*() {
+    const session = yield* persistent.session
+    const first = yield* Effect.either(ask(session, tally, request, read(session)))
+    if (first._tag === "Right") return first.right
+    if (first.left._tag === "Unexpected") return yield* first.left
+    yield* persistent.discard
+    yield* tally.outcome(RETRIED, request._tag === "Get" ? "GET" : request._tag.toUpperCase())
+    const fresh = yield* persistent.session
+    return yield* askOnce(fresh, tally, request, read(fresh))
   })
 
 /**
  * GETs `file` and checks all of it: the announced size, a complete trailer whose digest is that of the
  * bytes received, and those bytes' SHA-256 against the source's. `pace` (bytes per second) reads slowly.
  */
-const fetchVerified = (session: Session, file: Corpus.SourceFile, context: ScenarioContext, pace?: number) =>
-  ask(
-    session,
+const fetchVerified = (persistent: Persistent, file: Corpus.SourceFile, context: ScenarioContext, pace?: number) =>
+  askPersistent(
+    persistent,
     context.tally,
     Codec.Request.Get({ name: file.name, digests: DIGEST_NAMES }),
-    Effect.gen(function*() {
-      const response = yield* Codec.readResponse(session.reader, Codec.Kind.Get)
-      if (response._tag !== "File") return yield* unexpected("wrong answer", `answered ${describe(response)}`)
-      if (response.size !== file.size) {
-        return yield* unexpected("wrong bytes", `announced ${response.size} bytes, not ${file.size}`)
-      }
-      // The bytes' digest as negotiated, against the trailer; their SHA-256 against the source's.
-      const hash = hasher(response.digest)
-      const sha256 = createHash("sha256")
-      const trailer = yield* Codec.readBody(session.reader, response, (bytes) => {
-        hash.update(bytes)
-        sha256.update(bytes)
-        return pace === undefined ? Effect.void : Effect.sleep(Duration.millis((bytes.length / pace) * 1000))
+    (session) =>
+      Effect.gen(function*() {
+        const response = yield* Codec.readResponse(session.reader, Codec.Kind.Get)
+        if (response._tag !== "File") return yield* unexpected("wrong answer", `answered ${describe(response)}`)
+        if (response.size !== file.size) {
+          return yield* unexpected("wrong bytes", `announced ${response.size} bytes, not ${file.size}`)
+        }
+        // The bytes' digest as negotiated, against the trailer; their SHA-256 against the source's.
+        const hash = hasher(response.digest)
+        const sha256 = createHash("sha256")
+        const trailer = yield* Codec.readBody(session.reader, response, (bytes) => {
+          hash.update(bytes)
+          sha256.update(bytes)
+          return pace === undefined ? Effect.void : Effect.sleep(Duration.millis((bytes.length / pace) * 1000))
+        })
+        if (trailer._tag === "Aborted") return yield* unexpected("aborted", `aborted: ${trailer.message}`)
+        if (!Buffer.from(hash.digest()).equals(trailer.digest)) {
+          return yield* unexpected("wrong bytes", "the trailer's digest is not that of the bytes")
+        }
+        if (sha256.digest("hex") !== file.sha256) {
+          return yield* unexpected("wrong bytes", "the bytes differ from the source file")
+        }
+        yield* context.tally.verified(file.size)
+        return "verified"
       })
-      if (trailer._tag === "Aborted") return yield* unexpected("aborted", `aborted: ${trailer.message}`)
-      if (!Buffer.from(hash.digest()).equals(trailer.digest)) {
-        return yield* unexpected("wrong bytes", "the trailer's digest is not that of the bytes")
-      }
-      if (sha256.digest("hex") !== file.sha256) {
-        return yield* unexpected("wrong bytes", "the bytes differ from the source file")
-      }
-      yield* context.tally.verified(file.size)
-      return "verified"
-    })
   )
 
 const download = (choose: (corpus: Corpus.Corpus) => Corpus.SourceFile, pace?: number) =>
 (
   persistent: Persistent,
   context: ScenarioContext
-) => Effect.flatMap(persistent.session, (session) => fetchVerified(session, choose(context.corpus), context, pace))
+) => fetchVerified(persistent, choose(context.corpus), context, pace)
 
 const smallOrMedium = (corpus: Corpus.Corpus) => Math.random() < 0.85 ? pick(corpus.small) : pick(corpus.medium)
 
 const list: Scenario["run"] = (persistent, context) =>
-  Effect.flatMap(persistent.session, (session) =>
-    ask(
-      session,
-      context.tally,
-      Codec.Request.List(),
+  askPersistent(
+    persistent,
+    context.tally,
+    Codec.Request.List(),
+    (session) =>
       Effect.gen(function*() {
         const response = yield* Codec.readResponse(session.reader, Codec.Kind.List)
         if (response._tag !== "Listing") return yield* unexpected("wrong answer", `answered ${describe(response)}`)
@@ -163,14 +210,14 @@ const list: Scenario["run"] = (persistent, context) =>
         }
         return "listed"
       })
-    ))
+  )
 
 const notFound: Scenario["run"] = (persistent, context) =>
-  Effect.flatMap(persistent.session, (session) =>
-    ask(
-      session,
-      context.tally,
-      Codec.Request.Get({ name: `missing/${Math.random().toString(36).slice(2)}.bin`, digests: DIGEST_NAMES }),
+  askPersistent(
+    persistent,
+    context.tally,
+    Codec.Request.Get({ name: `missing/${Math.random().toString(36).slice(2)}.bin`, digests: DIGEST_NAMES }),
+    (session) =>
       Effect.gen(function*() {
         const response = yield* Codec.readResponse(session.reader, Codec.Kind.Get)
         if (response._tag !== "Failure" || response.status !== Codec.Status.NotFound) {
@@ -178,24 +225,24 @@ const notFound: Scenario["run"] = (persistent, context) =>
         }
         return "not found"
       })
-    ))
+  )
 
 /** Reads part of a body, then destroys the connection: a client that vanishes mid-transfer. */
 const cutOff: Scenario["run"] = (persistent, context) =>
   Effect.gen(function*() {
     const file = Math.random() < 0.5 ? pick(context.corpus.medium) : pick(Corpus.all(context.corpus))
-    const session = yield* persistent.session
-    return yield* ask(
-      session,
+    return yield* askPersistent(
+      persistent,
       context.tally,
       Codec.Request.Get({ name: file.name, digests: DIGEST_NAMES }),
-      Effect.gen(function*() {
-        const response = yield* Codec.readResponse(session.reader, Codec.Kind.Get)
-        if (response._tag !== "File") return yield* unexpected("wrong answer", `answered ${describe(response)}`)
-        const wanted = Math.floor(Math.random() * file.size)
-        for (let read = 0; read < wanted;) read += (yield* session.reader.upTo(wanted - read)).length
-        return "cut"
-      })
+      (session) =>
+        Effect.gen(function*() {
+          const response = yield* Codec.readResponse(session.reader, Codec.Kind.Get)
+          if (response._tag !== "File") return yield* unexpected("wrong answer", `answered ${describe(response)}`)
+          const wanted = Math.floor(Math.random() * file.size)
+          for (let read = 0; read < wanted;) read += (yield* session.reader.upTo(wanted - read)).length
+          return "cut"
+        })
     )
   }).pipe(Effect.ensuring(persistent.discard))
 
@@ -217,7 +264,7 @@ const stalled: Scenario["run"] = (persistent, context) =>
     yield* persistent.discard
     const file = pick([context.corpus.fillsCache, ...context.corpus.oversized])
     const session = yield* Effect.acquireRelease(openSession(context.host, context.port), (session) => session.close)
-    return yield* ask(
+    return yield* askOnce(
       session,
       context.tally,
       Codec.Request.Get({ name: file.name, digests: DIGEST_NAMES }),

@@ -1,11 +1,15 @@
 /**
  * The memory meant for file chunks read for streaming and not yet sent, for the whole server. Each
- * stream has at most three buffers of a chunk's size (one being sent, one read ahead, and one sent
- * before them, kept to read into next), so it gets chunks of at most `bytes / (3 × streams)`, but
- * never smaller than the smallest chunk: past `bytes / (3 × 64 KiB)` streams, the bound grows with
- * them. Nobody waits for room: a budget one could exhaust by opening streams and not reading them
- * would be a way to stop everyone else's. The share is taken at each read: a stream that read while
- * there were fewer others keeps its larger chunks only until it reads again.
+ * stream holds at most two buffers of a chunk's size (one being sent, one read ahead into the buffer
+ * of the chunk sent before), so it gets chunks of at most `bytes / (2 × streams)`, but never smaller
+ * than the smallest chunk: past `bytes / (2 × 64 KiB)` streams, the bound grows with them. Nobody
+ * waits for room: a budget one could exhaust by opening streams and not reading them would be a way
+ * to stop everyone else's. The share is taken at each read: a stream that read while there were
+ * fewer others keeps its larger chunks only until it reads again.
+ *
+ * The share must not be smaller than it needs to be: a stream costs the server about the same per
+ * chunk whatever its size, so with many streams open their throughput together is about their chunk
+ * size times a number of chunks per second that does not grow.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -22,7 +26,7 @@ export class StreamBuffers extends Context.Tag("ferry/StreamBuffers")<StreamBuff
   readonly count: (bytes: number) => void
 }>() {}
 
-export const CHUNKS_HELD = 3
+export const CHUNKS_HELD = 2
 
 export const makeStreamBuffers = (bytes: number) =>
   Effect.sync(() => {
