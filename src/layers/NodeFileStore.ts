@@ -152,16 +152,19 @@ export const make = (root: string): Effect.Effect<FileStore["Type"], DirectoryEr
         Effect.asVoid
       )
 
+    // The callback form: a read per streamed chunk, where a promise's machinery costs more than the rest.
     const readAt = (info: FileInfo, handle: fsp.FileHandle, buffer: Uint8Array, length: number, position: number) =>
-      Effect.tryPromise({
-        try: () => handle.read(buffer, 0, length, position),
-        catch: (cause) => fail("Unreadable", info.name, cause)
-      }).pipe(Effect.map(({ bytesRead }) => bytesRead))
+      Effect.async<number, FileStoreError>((resume) =>
+        fs.read(handle.fd, buffer, 0, length, position, (error, bytesRead) =>
+          resume(error ? Effect.fail(fail("Unreadable", info.name, error)) : Effect.succeed(bytesRead)))
+      )
 
     // After the last byte: the file must not have grown, and must still be `info`'s version.
     const checkEnd = (info: FileInfo, handle: fsp.FileHandle) =>
       readAt(info, handle, new Uint8Array(1), 1, info.size).pipe(
-        Effect.filterOrFail((bytesRead) => bytesRead === 0, () => fail("Changed", info.name)),
+        Effect.filterOrFail((bytesRead) =>
+          bytesRead === 0, () =>
+          fail("Changed", info.name)),
         Effect.zipRight(checkVersion(info, handle))
       )
 
@@ -169,10 +172,16 @@ export const make = (root: string): Effect.Effect<FileStore["Type"], DirectoryEr
       info,
       readInto: (buffer, position) => {
         const length = Math.min(buffer.length, info.size - position)
-        if (length <= 0) return Effect.as(checkEnd(info, handle), 0)
+        if (length <= 0) {
+          return Effect.as(checkEnd(info, handle), 0)
+        }
         return readAt(info, handle, buffer, length, position).pipe(
-          Effect.filterOrFail((bytesRead) => bytesRead > 0, () => fail("Changed", info.name)),
-          Effect.tap((bytesRead) => position + bytesRead === info.size ? checkEnd(info, handle) : Effect.void)
+          Effect.filterOrFail((bytesRead) =>
+            bytesRead > 0, () =>
+            fail("Changed", info.name)),
+          Effect.tap((bytesRead) =>
+            position + bytesRead === info.size ? checkEnd(info, handle) : Effect.void
+          )
         )
       }
     })
