@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import { CacheState, type Reservation } from "../../src/cache/CacheState.js"
 import { lru } from "../../src/cache/Lru.js"
@@ -12,7 +13,11 @@ const info = (name: string, size: number, version = 1): FileInfo => ({
   dev: 1n,
   ino: 1n
 })
-const file = (i: FileInfo): CachedFile => ({ info: i, bytes: new Uint8Array(i.size), digest: new Uint8Array(32) })
+const file = (i: FileInfo): CachedFile => ({
+  info: i,
+  bytes: new Uint8Array(i.size),
+  digest: () => Effect.succeed(new Uint8Array(16))
+})
 
 /** Loads `i` as a request would: reserve, commit, and release when the request ends. */
 const load = (state: CacheState, i: FileInfo): Reservation | undefined => {

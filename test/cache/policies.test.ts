@@ -200,7 +200,11 @@ describe("the Cache service, on every policy", () => {
               if (Option.isNone(hit)) {
                 yield* cache.admit(
                   file,
-                  Effect.succeed({ info: file, bytes: new Uint8Array(file.size), digest: new Uint8Array(32) })
+                  Effect.succeed({
+                    info: file,
+                    bytes: new Uint8Array(file.size),
+                    digest: () => Effect.succeed(new Uint8Array(16))
+                  })
                 )
               }
               const stats = yield* cache.stats

@@ -134,7 +134,7 @@ export interface Ran extends Exited {
 export const runBinary = (
   bin: string,
   args: ReadonlyArray<string | number>,
-  options: { readonly cwd?: string; readonly bound?: Duration.DurationInput } = {}
+  options: SpawnOptions & { readonly bound?: Duration.DurationInput } = {}
 ): Effect.Effect<Ran> =>
   Effect.scoped(Effect.gen(function*() {
     const child = yield* Effect.acquireRelease(
@@ -151,7 +151,7 @@ export const runBinary = (
   }))
 
 /** `ferry-client ARGS`, to completion. */
-export const runClient = (args: ReadonlyArray<string | number>, options: { readonly cwd?: string } = {}) =>
+export const runClient = (args: ReadonlyArray<string | number>, options: SpawnOptions = {}) =>
   runBinary(CLIENT_BIN, args, options)
 
 export interface RunningClient {

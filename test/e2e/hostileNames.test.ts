@@ -182,7 +182,7 @@ describe("hostile names at the client", () => {
       args: ["ok.txt", "DEST"],
       answer: (socket: Net.Socket) =>
         socket.end(Buffer.concat([
-          Codec.encodeFileHead(10),
+          Codec.encodeFileHead(10, "xxh3-128"),
           Codec.encodeSegmentHead(4),
           text("abcd"),
           Codec.encodeTrailer(

@@ -156,7 +156,7 @@ const readSlowly = (connection: RawConnection, rate: number) =>
     const response = yield* Codec.readResponse(connection.reader, Codec.Kind.Get)
     if (response._tag !== "File") return yield* Effect.dieMessage(`expected a file, got ${response._tag}`)
     const hash = createHash("sha256")
-    const trailer = yield* Codec.readBody(connection.reader, response.size, (bytes) => {
+    const trailer = yield* Codec.readBody(connection.reader, response, (bytes) => {
       hash.update(bytes)
       return Effect.sleep(Duration.millis((bytes.length / rate) * 1000))
     })

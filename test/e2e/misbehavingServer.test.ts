@@ -5,11 +5,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import { createHash } from "node:crypto"
 import * as fsp from "node:fs/promises"
 import type * as Net from "node:net"
 import * as path from "node:path"
 import * as Codec from "../../src/protocol/Codec.js"
+import { type Digest, DIGEST_NAMES } from "../../src/protocol/Digest.js"
+import * as Responses from "../support/responses.js"
 import { bounded, expectOneLine, listDir, runClient, spawnClient, tempDir } from "./harness.js"
 import { fakeServer } from "./rawProtocol.js"
 
@@ -17,16 +18,102 @@ const bytes = (text: string) => new TextEncoder().encode(text)
 const segment = (data: Uint8Array) => [Codec.encodeSegmentHead(data.length), data]
 const send = (socket: Net.Socket, parts: ReadonlyArray<Uint8Array>) => socket.write(Buffer.concat(parts))
 
-const CASES: ReadonlyArray<{
+interface Case {
   readonly why: string
   readonly code: number
   readonly answer: (socket: Net.Socket) => void
-}> = [
+  /** Options for the client, after its arguments. */
+  readonly options?: ReadonlyArray<string>
+}
+
+const content = bytes("hello, world")
+
+/** For each digest: a file whose body or trailer is not what the digest says, each caught by the client. */
+const corruptions = (digest: Digest): ReadonlyArray<Case> => {
+  const [head, ...body] = Responses.file(content, 5, digest)
+  const trailer = body.pop()!
+  const flipped = Uint8Array.from(content)
+  flipped[7] ^= 0x20
+  const wrongDigest = Responses.digestOf(digest, content)
+  wrongDigest[0] ^= 0x01
+  const options = ["--digest", digest]
+  return [
+    {
+      why: `${digest}: a flipped byte in the body`,
+      code: 6,
+      options,
+      answer: (socket) => send(socket, [head!, ...Responses.segments(flipped, 5), trailer])
+    },
+    {
+      why: `${digest}: a body cut short, the connection closed`,
+      code: 5,
+      options,
+      answer: (socket) => {
+        send(socket, [head!, ...body.slice(0, 3)])
+        socket.end()
+      }
+    },
+    {
+      why: `${digest}: a trailer cut inside its digest`,
+      code: 5,
+      options,
+      answer: (socket) => {
+        send(socket, [head!, ...body, trailer.subarray(0, trailer.length - 1)])
+        socket.end()
+      }
+    },
+    {
+      why: `${digest}: a wrong digest in the trailer`,
+      code: 6,
+      options,
+      answer: (socket) => send(socket, [head!, ...body, Responses.completeTrailer(wrongDigest)])
+    }
+  ]
+}
+
+const CASES: ReadonlyArray<Case> = [
+  ...DIGEST_NAMES.flatMap(corruptions),
+  {
+    why: "a file checked with a digest the client did not offer",
+    code: 6,
+    options: ["--digest", "sha256"],
+    answer: (socket) => send(socket, Responses.file(content, 5, "xxh3-128"))
+  },
+  {
+    why: "a file head naming an unknown digest",
+    code: 6,
+    answer: (socket) => {
+      const head = Codec.encodeFileHead(content.length, "xxh3-128")
+      head[14] = 0x63
+      send(socket, [head, ...Responses.file(content).slice(1)])
+    }
+  },
+  {
+    why: "a version 1 server refusing the request",
+    code: 10,
+    answer: (socket) =>
+      socket.end(Buffer.concat([Buffer.of(0x46, 0x52, 0x59, 0x01, 0x04, 0x00, 0x00, 0x02), bytes("v1")]))
+  },
+  {
+    why: "a version 3 server sending a file",
+    code: 10,
+    answer: (socket) => {
+      const [head, ...rest] = Responses.file(content)
+      head![3] = 3
+      send(socket, [head!, ...rest])
+    }
+  },
+  {
+    why: "UNSUPPORTED_DIGEST",
+    code: 9,
+    answer: (socket) =>
+      socket.end(Codec.encodeFailure(Codec.Kind.Get, Codec.Status.UnsupportedDigest, "digests supported: md5"))
+  },
   {
     why: "the connection closing mid-body",
     code: 5,
     answer: (socket) => {
-      send(socket, [Codec.encodeFileHead(1000), ...segment(new Uint8Array(500))])
+      send(socket, [Codec.encodeFileHead(1000, "xxh3-128"), ...segment(new Uint8Array(500))])
       socket.end()
     }
   },
@@ -34,7 +121,7 @@ const CASES: ReadonlyArray<{
     why: "the connection closing after every byte but before the trailer",
     code: 5,
     answer: (socket) => {
-      send(socket, [Codec.encodeFileHead(5), ...segment(bytes("hello"))])
+      send(socket, [Codec.encodeFileHead(5, "xxh3-128"), ...segment(bytes("hello"))])
       socket.end()
     }
   },
@@ -42,21 +129,21 @@ const CASES: ReadonlyArray<{
     why: "the connection reset after the head",
     code: 5,
     answer: (socket) => {
-      socket.write(Codec.encodeFileHead(1000), () => socket.resetAndDestroy())
+      socket.write(Codec.encodeFileHead(1000, "xxh3-128"), () => socket.resetAndDestroy())
     }
   },
   {
     why: "a digest that does not match the bytes",
     code: 6,
     answer: (socket) => {
-      const trailer = Codec.encodeTrailer(Codec.Trailer.Complete({ digest: new Uint8Array(32) }))
-      send(socket, [Codec.encodeFileHead(5), ...segment(bytes("hello")), trailer])
+      const trailer = Codec.encodeTrailer(Codec.Trailer.Complete({ digest: new Uint8Array(16) }))
+      send(socket, [Codec.encodeFileHead(5, "xxh3-128"), ...segment(bytes("hello")), trailer])
     }
   },
   {
     why: "a body longer than announced",
     code: 6,
-    answer: (socket) => send(socket, [Codec.encodeFileHead(2), ...segment(bytes("abc"))])
+    answer: (socket) => send(socket, [Codec.encodeFileHead(2, "xxh3-128"), ...segment(bytes("abc"))])
   },
   {
     why: "a server that does not speak ferry",
@@ -75,30 +162,29 @@ const CASES: ReadonlyArray<{
       const trailer = Codec.encodeTrailer(
         Codec.Trailer.Aborted({ status: Codec.Status.InternalError, message: "disk on fire" })
       )
-      send(socket, [Codec.encodeFileHead(10), ...segment(bytes("abcd")), trailer])
+      send(socket, [Codec.encodeFileHead(10, "xxh3-128"), ...segment(bytes("abcd")), trailer])
     }
   }
 ]
 
 describe("the client against a misbehaving server", () => {
-  it.scopedLive.each(CASES)("$why: exit $code, nothing saved", ({ answer, code }) =>
-    Effect.gen(function*() {
-      const server = yield* fakeServer(answer)
-      const dest = yield* tempDir("ferry-e2e-dest-")
-      const ran = yield* runClient(["127.0.0.1", server.port, "file.bin", dest])
-      expect(ran.code, ran.stderr).toBe(code)
-      expectOneLine(ran.stderr)
-      expect(yield* listDir(dest), "no file and no temporary file").toEqual([])
-    }))
+  it.scopedLive.each(CASES)(
+    "$why: exit $code, nothing saved",
+    ({ answer, code, options = [] }) =>
+      Effect.gen(function*() {
+        const server = yield* fakeServer(answer)
+        const dest = yield* tempDir("ferry-e2e-dest-")
+        const ran = yield* runClient(["127.0.0.1", server.port, "file.bin", dest, ...options])
+        expect(ran.code, ran.stderr).toBe(code)
+        expectOneLine(ran.stderr)
+        expect(yield* listDir(dest), "no file and no temporary file").toEqual([])
+      })
+  )
 
   // The same fake server, answering as a ferry server would: the failures above are the client's doing.
   it.scopedLive("a correct answer from the fake server is saved, exit 0", () =>
     Effect.gen(function*() {
-      const server = yield* fakeServer((socket) => {
-        const digest = createHash("sha256").update("hello").digest()
-        const trailer = Codec.encodeTrailer(Codec.Trailer.Complete({ digest }))
-        send(socket, [Codec.encodeFileHead(5), ...segment(bytes("hello")), trailer])
-      })
+      const server = yield* fakeServer((socket) => send(socket, Responses.file(bytes("hello"))))
       const dest = yield* tempDir("ferry-e2e-dest-")
       const ran = yield* runClient(["127.0.0.1", server.port, "file.bin", dest, "-q"])
       expect(ran.code, ran.stderr).toBe(0)
@@ -106,11 +192,57 @@ describe("the client against a misbehaving server", () => {
       expect(yield* Effect.promise(() => fsp.readFile(path.join(dest, "file.bin"), "utf8"))).toBe("hello")
     }))
 
+  it.scopedLive("a version 1 server: exit 10, one line naming both versions", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeServer((socket) =>
+        socket.end(Buffer.concat([Buffer.of(0x46, 0x52, 0x59, 0x01, 0x04, 0x00, 0x00, 0x02), bytes("v1")]))
+      )
+      const dest = yield* tempDir("ferry-e2e-dest-")
+      const ran = yield* runClient(["127.0.0.1", server.port, "file.bin", dest])
+      expect(ran.code, ran.stderr).toBe(10)
+      expectOneLine(ran.stderr)
+      expect(ran.stderr).toMatch(/version 1\b.*version 2\b/)
+      expect(yield* listDir(dest)).toEqual([])
+    }))
+
+  // What the client offers, as the server reads it: the GET's payload is D, the digest ids, the name.
+  it.scopedLive.each([
+    { how: "by default", options: [], env: {}, offer: [2, 1, 2] },
+    { how: "with --digest sha256", options: ["--digest", "sha256"], env: {}, offer: [1, 2] },
+    { how: "with --digest xxh3-128", options: ["--digest", "xxh3-128"], env: {}, offer: [1, 1] },
+    { how: "with FERRY_DIGEST=sha256", options: [], env: { FERRY_DIGEST: "sha256" }, offer: [1, 2] }
+  ])("the client offers $offer $how", ({ env, offer, options }) =>
+    Effect.gen(function*() {
+      const requests: Array<Buffer> = []
+      const server = yield* fakeServer((socket, request) => {
+        requests.push(request)
+        send(socket, Responses.file(content, 5, offer[1] === 2 ? "sha256" : "xxh3-128"))
+      })
+      const dest = yield* tempDir("ferry-e2e-dest-")
+      const ran = yield* runClient(["127.0.0.1", server.port, "file.bin", dest, "-q", ...options], { env })
+      expect(ran.code, ran.stderr).toBe(0)
+      expect(yield* listDir(dest)).toEqual(["file.bin"])
+      expect(requests).toHaveLength(1)
+      expect([...requests[0]!]).toEqual([
+        0x46,
+        0x52,
+        0x59,
+        0x02,
+        1,
+        0,
+        0,
+        0,
+        offer.length + 8,
+        ...offer,
+        ...bytes("file.bin")
+      ])
+    }))
+
   it.scopedLive("a server that stops sending mid-body: --timeout gives up with exit 5, nothing saved", () =>
     Effect.gen(function*() {
       // Sends part of the body, then nothing more, keeping the connection open.
       const server = yield* fakeServer((socket) => {
-        send(socket, [Codec.encodeFileHead(1000), ...segment(new Uint8Array(100))])
+        send(socket, [Codec.encodeFileHead(1000, "xxh3-128"), ...segment(new Uint8Array(100))])
       })
       const dest = yield* tempDir("ferry-e2e-dest-")
       const ran = yield* runClient(["127.0.0.1", server.port, "file.bin", dest, "--timeout", "500 millis"])
@@ -125,7 +257,7 @@ describe("the client against a misbehaving server", () => {
       const requested = yield* Deferred.make<void>()
       // Sends part of the body, then holds the rest back for as long as the client waits.
       const server = yield* fakeServer((socket) => {
-        send(socket, [Codec.encodeFileHead(1000), ...segment(new Uint8Array(100))])
+        send(socket, [Codec.encodeFileHead(1000, "xxh3-128"), ...segment(new Uint8Array(100))])
         Deferred.unsafeDone(requested, Effect.void)
       })
       const dest = yield* tempDir("ferry-e2e-dest-")

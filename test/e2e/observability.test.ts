@@ -149,7 +149,9 @@ describe("request log", () => {
       const connection = yield* rawConnect(server.port)
       const client = `${connection.socket.localAddress}:${connection.socket.localPort}`
       yield* connection.write(getRequest("big.bin"))
-      expect(yield* Codec.readResponse(connection.reader, Codec.Kind.Get)).toEqual(Codec.Response.File({ size: BIG }))
+      expect(yield* Codec.readResponse(connection.reader, Codec.Kind.Get)).toEqual(
+        Codec.Response.File({ size: BIG, digest: "xxh3-128" })
+      )
       yield* connection.reader.exactly(MiB)
       connection.socket.resetAndDestroy()
 

@@ -9,32 +9,31 @@ import * as Layer from "effect/Layer"
 import { randomBytes } from "node:crypto"
 import * as path from "node:path"
 import * as Codec from "../../src/protocol/Codec.js"
-import {
-  bounded,
-  runClient,
-  type Server,
-  sha256,
-  sha256File,
-  startServer,
-  tempDir,
-  writeRandomFile
-} from "./harness.js"
+import { type Digests } from "../support/randomFiles.js"
+import * as RandomFiles from "../support/randomFiles.js"
+import { bounded, runClient, type Server, sha256, sha256File, startServer, tempDir } from "./harness.js"
 import { getRequest, listRequest, rawConnect, readFailureFrame, readFetched, readListing } from "./rawProtocol.js"
 
 const FILES = { "a.bin": 3000, "b.bin": 2 * 1024 * 1024 + 17, "ok.txt": 100 } as const
 
 class Running extends Context.Tag("e2e/Running")<Running, {
   readonly server: Server
+  /** Each file's SHA-256, in hex. */
   readonly sha256: Record<string, string>
+  /** Each file's digests, by algorithm. */
+  readonly digests: Record<string, Digests>
 }>() {}
 
 const running = Layer.scoped(
   Running,
   Effect.gen(function*() {
     const dir = yield* tempDir("ferry-e2e-served-")
-    const digests: Record<string, string> = {}
-    for (const [name, size] of Object.entries(FILES)) digests[name] = yield* writeRandomFile(path.join(dir, name), size)
-    return { server: yield* startServer(dir), sha256: digests }
+    const digests: Record<string, Digests> = {}
+    for (const [name, size] of Object.entries(FILES)) {
+      digests[name] = yield* RandomFiles.writeRandomFile(path.join(dir, name), size)
+    }
+    const sha256 = Object.fromEntries(Object.entries(digests).map(([name, all]) => [name, all.sha256.toString("hex")]))
+    return { server: yield* startServer(dir), sha256, digests }
   })
 )
 
@@ -45,7 +44,16 @@ const header = (prefix: ArrayLike<number>, kind: number, length: number) => {
   bytes.writeUInt32BE(length, 5)
   return bytes
 }
-const FRY1 = [0x46, 0x52, 0x59, 0x01]
+const FRY2 = [0x46, 0x52, 0x59, 0x02]
+/** A GET's payload: `digests` (ids) offered, then the name. */
+const getPayload = (ids: ReadonlyArray<number>, name: Uint8Array) =>
+  Buffer.concat([Buffer.from([ids.length, ...ids]), name])
+const XXH3 = 1
+/** A whole GET offering `ids`, known or not. */
+const rawGet = (ids: ReadonlyArray<number>, name: string) => {
+  const payload = getPayload(ids, Buffer.from(name))
+  return Buffer.concat([header(FRY2, 1, payload.length), payload])
+}
 
 const garbage = randomBytes(64)
 garbage[0] = 0 // anything but the "F" of the magic
@@ -58,32 +66,57 @@ const ABUSES: ReadonlyArray<{
 }> = [
   { why: "random garbage", bytes: garbage, status: Codec.Status.BadRequest },
   {
-    why: "a valid magic with version 2",
-    bytes: Buffer.concat([header([0x46, 0x52, 0x59, 0x02], 1, 5), Buffer.from("a.bin")]),
+    why: "a version 1 GET",
+    bytes: Buffer.concat([header([0x46, 0x52, 0x59, 0x01], 1, 5), Buffer.from("a.bin")]),
+    status: Codec.Status.UnsupportedVersion
+  },
+  {
+    why: "a valid magic with version 3",
+    bytes: Buffer.concat([header([0x46, 0x52, 0x59, 0x03], 1, 7), getPayload([XXH3], Buffer.from("a.bin"))]),
     status: Codec.Status.UnsupportedVersion
   },
   {
     // The payload is never sent: a server waiting for it would never answer.
     why: "a GET declaring a payload of 4 GiB - 1 bytes",
-    bytes: header(FRY1, 1, 0xffff_ffff),
+    bytes: header(FRY2, 1, 0xffff_ffff),
     status: Codec.Status.TooLarge
   },
-  { why: "a GET declaring 4097 bytes", bytes: header(FRY1, 1, 4097), status: Codec.Status.TooLarge },
-  { why: "an unknown kind", bytes: header(FRY1, 7, 0), status: Codec.Status.BadRequest },
-  { why: "a GET with an empty name", bytes: header(FRY1, 1, 0), status: Codec.Status.BadRequest },
+  { why: "a GET declaring 4114 bytes", bytes: header(FRY2, 1, 4114), status: Codec.Status.TooLarge },
+  {
+    why: "a GET with a name of 4097 bytes",
+    bytes: Buffer.concat([header(FRY2, 1, 4099), getPayload([XXH3], Buffer.alloc(4097, "n"))]),
+    status: Codec.Status.TooLarge
+  },
+  { why: "an unknown kind", bytes: header(FRY2, 7, 0), status: Codec.Status.BadRequest },
+  { why: "a GET with an empty payload", bytes: header(FRY2, 1, 0), status: Codec.Status.BadRequest },
+  {
+    why: "a GET with an empty name",
+    bytes: Buffer.concat([header(FRY2, 1, 2), getPayload([XXH3], Buffer.alloc(0))]),
+    status: Codec.Status.BadRequest
+  },
+  {
+    why: "a GET offering no digest (D = 0)",
+    bytes: Buffer.concat([header(FRY2, 1, 6), getPayload([], Buffer.from("a.bin"))]),
+    status: Codec.Status.BadRequest
+  },
+  {
+    why: "a GET offering 17 digests",
+    bytes: Buffer.concat([header(FRY2, 1, 23), getPayload(new Array(17).fill(XXH3), Buffer.from("a.bin"))]),
+    status: Codec.Status.BadRequest
+  },
   {
     why: "a LIST with a payload",
-    bytes: Buffer.concat([header(FRY1, 2, 1), Buffer.from("x")]),
+    bytes: Buffer.concat([header(FRY2, 2, 1), Buffer.from("x")]),
     status: Codec.Status.BadRequest
   },
   {
     why: "a name that is not UTF-8",
-    bytes: Buffer.concat([header(FRY1, 1, 3), Buffer.from([0x61, 0xc3, 0x28])]),
+    bytes: Buffer.concat([header(FRY2, 1, 5), getPayload([XXH3], Buffer.from([0x61, 0xc3, 0x28]))]),
     status: Codec.Status.BadRequest
   },
   {
     why: "a request cut short by the end of the stream",
-    bytes: Buffer.concat([header(FRY1, 1, 10), Buffer.from("a.b")]),
+    bytes: Buffer.concat([header(FRY2, 1, 10), getPayload([XXH3], Buffer.from("a.b"))]),
     status: Codec.Status.BadRequest,
     endAfterSending: true
   }
@@ -101,7 +134,7 @@ layer(running, { excludeTestServices: true })("protocol abuse", (it) => {
         if (abuse.endAfterSending === true) yield* connection.end
         const reply = yield* readFailureFrame(connection.reader).pipe(bounded("5 seconds", "waiting for the reply"))
         // Kind 0: the server could not tell what it was answering. The prefix carries the version it speaks.
-        expect(reply).toMatchObject({ version: 1, status: abuse.status, kind: 0 })
+        expect(reply).toMatchObject({ version: 2, status: abuse.status, kind: 0 })
         expect(reply.message).not.toBe("")
         const closed = yield* connection.reader.atEnd.pipe(bounded("5 seconds", "waiting for the server to close"))
         expect(closed, "nothing follows the failure: the server closes the connection").toBe(true)
@@ -130,7 +163,7 @@ layer(running, { excludeTestServices: true })("protocol abuse", (it) => {
         const connection = yield* rawConnect(server.port)
         yield* connection.write(getRequest("b.bin"))
         expect(yield* Codec.readResponse(connection.reader, Codec.Kind.Get)).toEqual(
-          Codec.Response.File({ size: FILES["b.bin"] })
+          Codec.Response.File({ size: FILES["b.bin"], digest: "xxh3-128" })
         )
         connection.socket.resetAndDestroy()
       }))
@@ -140,23 +173,27 @@ layer(running, { excludeTestServices: true })("protocol abuse", (it) => {
       expect(yield* sha256File(path.join(dest, "b.bin"))).toBe(digests["b.bin"])
     }))
 
-  it.scoped("several requests on one connection are answered in order", () =>
+  it.scoped("several requests on one connection are answered in order, each checked with the digest it asked for", () =>
     Effect.gen(function*() {
-      const { server, sha256: digests } = yield* Running
+      const { digests, server, sha256: sha256s } = yield* Running
       const connection = yield* rawConnect(server.port)
-      // Pipelined: all three are sent before any answer is read.
-      yield* connection.write(Buffer.concat([getRequest("a.bin"), getRequest("b.bin"), listRequest]))
+      // Pipelined: all three are sent before any answer is read. The server takes each GET's first choice.
+      const asked = { "a.bin": ["xxh3-128", "sha256"], "b.bin": ["sha256", "xxh3-128"] } as const
+      yield* connection.write(
+        Buffer.concat([getRequest("a.bin", asked["a.bin"]), getRequest("b.bin", asked["b.bin"]), listRequest])
+      )
       yield* connection.end
 
       for (const name of ["a.bin", "b.bin"] as const) {
         const fetched = yield* readFetched(connection.reader)
         expect(fetched._tag, name).toBe("File")
         if (fetched._tag !== "File") return
+        expect(fetched.digest, name).toBe(asked[name][0])
         expect(fetched.bytes.length).toBe(FILES[name])
-        expect(sha256(fetched.bytes), name).toBe(digests[name])
+        expect(sha256(fetched.bytes), name).toBe(sha256s[name])
         expect(fetched.trailer._tag).toBe("Complete")
         if (fetched.trailer._tag === "Complete") {
-          expect(Buffer.from(fetched.trailer.digest).toString("hex")).toBe(digests[name])
+          expect(Buffer.from(fetched.trailer.digest).equals(digests[name]![fetched.digest])).toBe(true)
         }
       }
       const listing = yield* readListing(connection.reader)
@@ -179,4 +216,22 @@ layer(running, { excludeTestServices: true })("protocol abuse", (it) => {
       expect(fetched._tag).toBe("File")
       if (fetched._tag === "File") expect(sha256(fetched.bytes)).toBe(digests["ok.txt"])
     }).pipe(bounded("10 seconds", "a request sent byte by byte")))
+
+  it.scoped("a GET offering only digests the server does not know gets UNSUPPORTED_DIGEST; the connection stays", () =>
+    Effect.gen(function*() {
+      const { digests, server } = yield* Running
+      const connection = yield* rawConnect(server.port)
+      yield* connection.write(rawGet([0, 3, 0xff], "ok.txt"))
+      expect(yield* readFetched(connection.reader)).toEqual({
+        _tag: "Failure",
+        status: Codec.Status.UnsupportedDigest,
+        message: "digests supported: xxh3-128, sha256"
+      })
+      // Unknown ids are passed over: the first the server knows is taken.
+      yield* connection.write(rawGet([7, 2, 1], "ok.txt"))
+      const fetched = yield* readFetched(connection.reader)
+      expect(fetched).toMatchObject({ _tag: "File", digest: "sha256" })
+      const trailer = fetched._tag === "File" ? fetched.trailer : undefined
+      expect(trailer?._tag === "Complete" && Buffer.from(trailer.digest).equals(digests["ok.txt"]!.sha256)).toBe(true)
+    }).pipe(bounded("10 seconds", "two GETs on one connection")))
 })

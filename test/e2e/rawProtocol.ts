@@ -10,6 +10,7 @@ import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import * as ByteReader from "../../src/protocol/ByteReader.js"
 import * as Codec from "../../src/protocol/Codec.js"
+import { type Digest, DIGEST_NAMES } from "../../src/protocol/Digest.js"
 import type { ProtocolError } from "../../src/protocol/ProtocolError.js"
 import { HOST } from "./harness.js"
 
@@ -133,11 +134,13 @@ export const rawConnect = (port: number): Effect.Effect<RawConnection, never, Sc
     }
   })
 
-export const getRequest = (name: string) => Codec.encodeRequest(Codec.Request.Get({ name }))
+/** A GET offering `digests` (by default, what the client binary offers when not told otherwise). */
+export const getRequest = (name: string, digests: ReadonlyArray<Digest> = DIGEST_NAMES) =>
+  Codec.encodeRequest(Codec.Request.Get({ name, digests }))
 export const listRequest = Codec.encodeRequest(Codec.Request.List())
 
 export type Fetched =
-  | { readonly _tag: "File"; readonly bytes: Buffer; readonly trailer: Codec.Trailer }
+  | { readonly _tag: "File"; readonly digest: Digest; readonly bytes: Buffer; readonly trailer: Codec.Trailer }
   | { readonly _tag: "Failure"; readonly status: Codec.FailureStatus; readonly message: string }
 
 /** Reads the whole response to a GET already sent: a file with its body and trailer, or a failure. */
@@ -149,8 +152,8 @@ export const readFetched = (reader: ByteReader.ByteReader<Error>): Effect.Effect
         return { _tag: "Failure", status: response.status, message: response.message } as const
       case "File": {
         const chunks: Array<Uint8Array> = []
-        const trailer = yield* Codec.readBody(reader, response.size, (bytes) => Effect.sync(() => chunks.push(bytes)))
-        return { _tag: "File", bytes: Buffer.concat(chunks), trailer } as const
+        const trailer = yield* Codec.readBody(reader, response, (bytes) => Effect.sync(() => chunks.push(bytes)))
+        return { _tag: "File", digest: response.digest, bytes: Buffer.concat(chunks), trailer } as const
       }
       case "Listing":
       case "Stats":

@@ -82,6 +82,21 @@ layer(served, { excludeTestServices: true })("transfer", (it) => {
       expect(yield* sha256File(path.join(dest, name))).toBe(file.sha256)
     }))
 
+  // big.bin is streamed from disk, mib.bin cached: both ways of sending a file, with each digest.
+  it.scoped.each([
+    ["mib.bin", "sha256"],
+    ["mib.bin", "xxh3-128"],
+    ["big.bin", "sha256"]
+  ])("%s with --digest %s downloads byte-identical", ([name, digest]) =>
+    Effect.gen(function*() {
+      const { files, server } = yield* Served
+      const dest = yield* tempDir("ferry-e2e-dest-")
+      const ran = yield* runClient(["127.0.0.1", server.port, name!, dest, "-q", "--digest", digest!])
+      expect(ran.code, ran.stderr).toBe(0)
+      expect(yield* listDir(dest)).toEqual([name])
+      expect(yield* sha256File(path.join(dest, name!))).toBe(files[name!]!.sha256)
+    }))
+
   it.scoped.each([
     ["docs/a.txt", "a.txt"],
     ["with space/naïve café.txt", "naïve café.txt"]

@@ -22,6 +22,7 @@ import { download } from "../../src/programs/client/download.js"
 import { DestinationError, TransferError } from "../../src/programs/client/errors.js"
 import { list } from "../../src/programs/client/inquire.js"
 import * as Codec from "../../src/protocol/Codec.js"
+import { type Digest, DIGEST_NAMES } from "../../src/protocol/Digest.js"
 import { ConnectionError } from "../../src/services/Connection.js"
 import { SocketClient } from "../../src/services/SocketClient.js"
 import type { SocketServer } from "../../src/services/SocketServer.js"
@@ -45,8 +46,8 @@ const run = <A, E>(test: Effect.Effect<A, E, World>) =>
     Effect.provide(Layer.mergeAll(MemoryNetwork.layer, NodeFileSystem.layer, NodePath.layer))
   )
 
-const get = (name: string, directory: string) =>
-  download({ server: FakeServer.address, name, directory, progress: false })
+const get = (name: string, directory: string, digests: ReadonlyArray<Digest> = DIGEST_NAMES) =>
+  download({ server: FakeServer.address, name, directory, progress: false, digests })
 
 const readFile = (file: string) => Effect.promise(() => fsp.readFile(file))
 
@@ -72,7 +73,7 @@ describe("download: a complete response", () => {
       expect(saved).toEqual({ path: path.join(dest, "a.txt"), size: content.length })
       expect((yield* readFile(saved.path)).equals(content)).toBe(true)
       expect(yield* TempDirectory.entries(dest)).toEqual(["a.txt"])
-      expect(yield* server.requests).toEqual([Codec.Request.Get({ name: "docs/a.txt" })])
+      expect(yield* server.requests).toEqual([Codec.Request.Get({ name: "docs/a.txt", digests: DIGEST_NAMES })])
     })))
 
   it.effect("reads a response cut into pieces that straddle every header", () =>
@@ -159,7 +160,7 @@ describe("download: a body that is not the file", () => {
       const dest = yield* TempDirectory.make()
       const content = Responses.pattern(200 * KiB)
       yield* FakeServer.start(FakeServer.reply(
-        Codec.encodeFileHead(content.length),
+        Codec.encodeFileHead(content.length, "xxh3-128"),
         ...Responses.segments(content.subarray(0, 128 * KiB), 64 * KiB),
         Responses.abortedTrailer(Codec.Status.InternalError, "the file changed while it was read")
       ))
@@ -220,32 +221,37 @@ describe("download: a broken response", () => {
       reason: "BadMagic"
     },
     {
-      what: "a response of another protocol version",
-      chunks: [Uint8Array.of(0x46, 0x52, 0x59, 0x02), head!.subarray(4), ...body, trailer],
+      what: "a response of protocol version 1",
+      chunks: [Uint8Array.of(0x46, 0x52, 0x59, 0x01), head!.subarray(4), ...body, trailer],
+      reason: "UnsupportedVersion"
+    },
+    {
+      what: "a response of protocol version 3",
+      chunks: [Uint8Array.of(0x46, 0x52, 0x59, 0x03), head!.subarray(4), ...body, trailer],
       reason: "UnsupportedVersion"
     },
     {
       what: "a segment bringing the body past the announced size",
-      chunks: [Codec.encodeFileHead(100), Codec.encodeSegmentHead(200), Responses.pattern(200), trailer],
+      chunks: [Codec.encodeFileHead(100, "xxh3-128"), Codec.encodeSegmentHead(200), Responses.pattern(200), trailer],
       reason: "Malformed"
     },
     {
       what: "segments adding up to more than the announced size",
       chunks: [
-        Codec.encodeFileHead(100),
+        Codec.encodeFileHead(100, "xxh3-128"),
         ...Responses.segments(Responses.pattern(120), 60),
-        Responses.completeTrailer(Responses.sha256(Responses.pattern(120)))
+        Responses.completeTrailer(Responses.digestOf("xxh3-128", Responses.pattern(120)))
       ],
       reason: "Malformed"
     },
     {
       what: "a complete trailer before the announced size",
-      chunks: [Codec.encodeFileHead(content.length + 1), ...body, trailer],
+      chunks: [Codec.encodeFileHead(content.length + 1, "xxh3-128"), ...body, trailer],
       reason: "Malformed"
     },
     {
       what: "a segment over 16 MiB",
-      chunks: [Codec.encodeFileHead(64 * MiB), Codec.encodeSegmentHead(Codec.MAX_SEGMENT_BYTES + 1)],
+      chunks: [Codec.encodeFileHead(64 * MiB, "xxh3-128"), Codec.encodeSegmentHead(Codec.MAX_SEGMENT_BYTES + 1)],
       reason: "TooLarge"
     }
   ] as const
@@ -400,13 +406,15 @@ describe("download: interruption", () => {
 })
 
 describe("download: memory", () => {
-  // The client writes each piece as it arrives and asks the network for more only once it has written
-  // everything it holds, so the server can never be more than one segment and the network's buffer
-  // ahead of the disk. The check counts bytes, not time: each time a server write returns (which the
-  // in-memory network allows only once the client has taken the bytes out of its buffer), it compares
-  // what the server has sent with what has reached the destination file. A client that held the body,
-  // or any growing part of it, in memory would let that difference grow towards the whole 64 MiB.
-  it.effect("64 MiB in 1 MiB segments: never more than a segment and the network's buffer not yet on disk", () =>
+  // The client gathers pieces into write batches of 2 MiB and writes one while the next fills; it asks
+  // the network for more only once the batch it fills has room, so the server can never be more than
+  // two batches, one segment and the network's buffer ahead of the disk. The check counts bytes, not
+  // time: each time a server write returns (which the in-memory network allows only once the client
+  // has taken the bytes out of its buffer), it compares what the server has sent with what has reached
+  // the destination file. A client that held the body, or any growing part of it, in memory would let
+  // that difference grow towards the whole 64 MiB.
+  const WRITE_BATCHES = 2 * 2 * MiB
+  it.effect("64 MiB in 1 MiB segments: never more than two write batches, a segment and the network's buffer not yet on disk", () =>
     run(Effect.gen(function*() {
       const dest = yield* TempDirectory.make()
       const segments = 64
@@ -418,7 +426,8 @@ describe("download: memory", () => {
       const sentDigest = createHash("sha256")
       yield* FakeServer.start((_request, connection) =>
         Effect.gen(function*() {
-          yield* connection.write(Codec.encodeFileHead(total))
+          // SHA-256, the client's second choice: the server may check the file with any digest offered.
+          yield* connection.write(Codec.encodeFileHead(total, "sha256"))
           for (let i = 0; i < segments; i++) {
             const segment = randomBytes(segmentSize)
             sentDigest.update(segment)
@@ -436,7 +445,7 @@ describe("download: memory", () => {
 
       expect(saved.size).toBe(total)
       expect(onDisk).toBe(total)
-      expect(mostAhead).toBeLessThanOrEqual(segmentSize + MemoryNetwork.bufferSize)
+      expect(mostAhead).toBeLessThanOrEqual(WRITE_BATCHES + segmentSize + MemoryNetwork.bufferSize)
       const savedDigest = yield* Effect.promise(() =>
         new Promise<string>((resolve, reject) => {
           const hash = createHash("sha256")

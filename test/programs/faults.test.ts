@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { MemoryFiles } from "../../src/layers/MemoryFileStore.js"
 import * as Codec from "../../src/protocol/Codec.js"
+import { DIGEST_NAMES } from "../../src/protocol/Digest.js"
 import { pattern } from "../support/responses.js"
 import {
   type Body,
@@ -62,7 +63,7 @@ const expectAbortedPrefix = (answer: unknown, content: Uint8Array) => {
   return body.bytes.length
 }
 
-const GET = (name: string) => Codec.encodeRequest(Codec.Request.Get({ name }))
+const GET = (name: string) => Codec.encodeRequest(Codec.Request.Get({ name, digests: DIGEST_NAMES }))
 
 describe("read errors", () => {
   it.scoped("at open, for a file that fits the cache: INTERNAL_ERROR, nothing cached, the next load works", () =>

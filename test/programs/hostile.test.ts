@@ -13,6 +13,7 @@ import { MemoryFiles } from "../../src/layers/MemoryFileStore.js"
 import { statusFor } from "../../src/programs/server/handleConnection.js"
 import * as ByteReader from "../../src/protocol/ByteReader.js"
 import * as Codec from "../../src/protocol/Codec.js"
+import { type Digest, DIGEST_NAMES } from "../../src/protocol/Digest.js"
 import { pattern } from "../support/responses.js"
 import {
   connect,
@@ -47,7 +48,7 @@ const u32 = (value: number) => {
   bytes.writeUInt32BE(value >>> 0)
   return bytes
 }
-const GET = (name: string) => Codec.encodeRequest(Codec.Request.Get({ name }))
+const GET = (name: string) => Codec.encodeRequest(Codec.Request.Get({ name, digests: DIGEST_NAMES }))
 
 /** A well-behaved client, on a connection of its own: served as usual. */
 const wellBehaved = Effect.scoped(Effect.gen(function*() {
@@ -99,14 +100,30 @@ describe("hostile input", () => {
   it.scoped("a valid magic and version with a garbage rest: BAD_REQUEST, closed", () =>
     around(expectRefused(concat(PREFIX, [0xee], u32(16), pattern(16, 5)), Codec.Status.BadRequest)))
 
-  it.scoped("a valid magic with another version: UNSUPPORTED_VERSION, in version 1, closed", () =>
-    around(expectRefused(concat([0x46, 0x52, 0x59, 0x02], [1], u32(1), [0x61]), Codec.Status.UnsupportedVersion)))
+  it.scoped("a version 1 GET: UNSUPPORTED_VERSION, in version 2, closed", () =>
+    around(expectRefused(concat([0x46, 0x52, 0x59, 0x01], [1], u32(1), [0x61]), Codec.Status.UnsupportedVersion)))
+
+  it.scoped("a valid magic with a later version: UNSUPPORTED_VERSION, in version 2, closed", () =>
+    around(expectRefused(concat([0x46, 0x52, 0x59, 0x03], [1], u32(2), [1, 0x61]), Codec.Status.UnsupportedVersion)))
 
   it.scoped("a GET declaring 4 GiB of name: TOO_LARGE at once, the payload never awaited", () =>
     around(expectRefused(concat(PREFIX, [1], u32(0xffffffff)), Codec.Status.TooLarge)))
 
   it.scoped("a name of 5 KB: TOO_LARGE, closed", () =>
     around(expectRefused(GET("n".repeat(5_000)), Codec.Status.TooLarge)))
+
+  // With one digest offered, a payload within its limit (4113 bytes) leaves room for a name of 4112.
+  it.scoped("a name of 4097 bytes in a payload within the limit: TOO_LARGE, closed", () =>
+    around(expectRefused(concat(PREFIX, [1], u32(4099), [1, 1], utf8.encode("n".repeat(4097))), Codec.Status.TooLarge)))
+
+  it.scoped("a GET offering no digest (D = 0): BAD_REQUEST, closed", () =>
+    around(expectRefused(concat(PREFIX, [1], u32(2), [0, 0x61]), Codec.Status.BadRequest)))
+
+  it.scoped("a GET offering 17 digests: BAD_REQUEST, closed", () =>
+    around(expectRefused(concat(PREFIX, [1], u32(19), [17], new Array(17).fill(1), [0x61]), Codec.Status.BadRequest)))
+
+  it.scoped("a GET whose digests leave no name: BAD_REQUEST, closed", () =>
+    around(expectRefused(concat(PREFIX, [1], u32(3), [2, 1, 2]), Codec.Status.BadRequest)))
 
   it.scoped("a valid request split into 1-byte writes is served", () =>
     around(Effect.scoped(Effect.gen(function*() {
@@ -180,7 +197,10 @@ const exchange = (frame: Uint8Array) =>
     for (const request of requests) {
       if (request._tag === "Get") {
         const answer = yield* readGetAnswer(reader)
-        if (isServed(request.name)) expectComplete(answer, served[request.name])
+        const digest = request.digests[0]
+        // The digests are checked before the name: a GET offering none the server knows is refused whatever it names.
+        if (digest === undefined) expectFailure(answer, Codec.Status.UnsupportedDigest)
+        else if (isServed(request.name)) expectComplete(answer, served[request.name], digest)
         else expectFailure(answer, Codec.Status.NotFound)
       } else {
         const answer = yield* Codec.readResponse(reader, Codec.kindOf(request))
@@ -199,15 +219,24 @@ const name = FastCheck.oneof(
   FastCheck.constantFrom(...Object.keys(served), "missing", "../a", "a/", "/a", "a//b", "\u001b[2J", "\u0000"),
   FastCheck.string({ minLength: 1, maxLength: 20 })
 )
+const offer = FastCheck.constantFrom<ReadonlyArray<Digest>>(DIGEST_NAMES, ["sha256", "xxh3-128"], ["sha256"], [
+  "xxh3-128"
+])
 const validRequest = FastCheck.oneof(
-  name.map((name) => Codec.Request.Get({ name })),
+  FastCheck.tuple(name, offer).map(([name, digests]) => Codec.Request.Get({ name, digests })),
   FastCheck.constant(Codec.Request.List()),
   FastCheck.constant(Codec.Request.Stats())
 ).map(Codec.encodeRequest)
 
 const noise = FastCheck.uint8Array({ minLength: 1, maxLength: 64 })
 const prefixPlusNoise = FastCheck.tuple(
-  FastCheck.constantFrom(PREFIX, [0x46, 0x52, 0x59, 0x00], [0x46, 0x52, 0x59, 0x02], [0x46, 0x52, 0x59]),
+  FastCheck.constantFrom(
+    PREFIX,
+    [0x46, 0x52, 0x59, 0x00],
+    [0x46, 0x52, 0x59, 0x01],
+    [0x46, 0x52, 0x59, 0x03],
+    [0x46, 0x52, 0x59]
+  ),
   bytesUpTo(40)
 ).map(([prefix, rest]) => concat(prefix, rest))
 const headerPlusNoise = FastCheck.tuple(
@@ -215,6 +244,7 @@ const headerPlusNoise = FastCheck.tuple(
   FastCheck.oneof(
     FastCheck.integer({ min: 0, max: 64 }),
     FastCheck.integer({ min: 4_090, max: 4_100 }),
+    FastCheck.integer({ min: Codec.MAX_PAYLOAD_BYTES - 5, max: Codec.MAX_PAYLOAD_BYTES + 5 }),
     FastCheck.constant(0xffffffff),
     FastCheck.nat()
   ),

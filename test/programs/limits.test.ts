@@ -11,6 +11,7 @@ import * as TestClock from "effect/TestClock"
 import { MemoryFiles } from "../../src/layers/MemoryFileStore.js"
 import * as ByteReader from "../../src/protocol/ByteReader.js"
 import * as Codec from "../../src/protocol/Codec.js"
+import { DIGEST_NAMES } from "../../src/protocol/Digest.js"
 import { pattern } from "../support/responses.js"
 import {
   awaitTimer,
@@ -60,7 +61,7 @@ describe("request deadline", () => {
       yield* startServer(limits)
       const client = yield* connect
       yield* awaitTimer(REQUEST_TIMEOUT)
-      const request = Codec.encodeRequest(Codec.Request.Get({ name: "a-name-long-enough" }))
+      const request = Codec.encodeRequest(Codec.Request.Get({ name: "a-name-long-enough", digests: DIGEST_NAMES }))
       const reply = yield* Effect.fork(readRawFailure(client.reader))
       // One byte a second: the tenth second passes with the request still incomplete.
       for (let i = 0; i < 10; i++) {
@@ -100,7 +101,7 @@ describe("request deadline", () => {
       yield* files.put("f", content)
       yield* startServer(limits)
       const client = yield* connect
-      yield* client.connection.write(Codec.encodeRequest(Codec.Request.Get({ name: "f" })))
+      yield* client.connection.write(Codec.encodeRequest(Codec.Request.Get({ name: "f", digests: DIGEST_NAMES })))
       yield* awaitTimer((yield* now) + REQUEST_TIMEOUT, 2)
       // The client reads nothing for longer than the request deadline (but well within the stall timeout).
       yield* TestClock.adjust(REQUEST_TIMEOUT + 5_000)
@@ -125,7 +126,7 @@ describe("stall timeout", () => {
         yield* files.put("f", content)
         yield* startServer(limits)
         const stalled = yield* connect
-        yield* stalled.connection.write(Codec.encodeRequest(Codec.Request.Get({ name: "f" })))
+        yield* stalled.connection.write(Codec.encodeRequest(Codec.Request.Get({ name: "f", digests: DIGEST_NAMES })))
         yield* awaitTimer((yield* now) + STALL_TIMEOUT)
 
         yield* TestClock.adjust(STALL_TIMEOUT - 1)
@@ -150,7 +151,7 @@ describe("stall timeout", () => {
         // A request deadline longer than the whole transfer: this is about the stall timeout alone.
         yield* startServer({ ...limits, requestTimeout: "1 hour" })
         const client = yield* connect
-        yield* client.connection.write(Codec.encodeRequest(Codec.Request.Get({ name: "f" })))
+        yield* client.connection.write(Codec.encodeRequest(Codec.Request.Get({ name: "f", digests: DIGEST_NAMES })))
         const { chunks, how } = yield* readSlowly(client.connection, STALL_TIMEOUT / 2)
         const after = yield* eventually(statsNow, (s) => s.bytesServed === content.length || s.stalls > 0)
         expect(after).toMatchObject({ stalls: 0, bytesServed: content.length })
@@ -187,8 +188,8 @@ const readAnswer = (chunks: ReadonlyArray<Uint8Array>) =>
     const response = yield* Codec.readResponse(reader, Codec.Kind.Get)
     if (response._tag !== "File") return response
     const body: Array<Uint8Array> = []
-    const trailer = yield* Codec.readBody(reader, response.size, (bytes) => Effect.sync(() => body.push(bytes)))
-    return { _tag: "Body" as const, bytes: Buffer.concat(body), trailer }
+    const trailer = yield* Codec.readBody(reader, response, (bytes) => Effect.sync(() => body.push(bytes)))
+    return { _tag: "Body" as const, digest: response.digest, bytes: Buffer.concat(body), trailer }
   })
 
 describe("connection limit", () => {

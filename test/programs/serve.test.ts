@@ -3,8 +3,10 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { MemoryFiles } from "../../src/layers/MemoryFileStore.js"
 import * as Codec from "../../src/protocol/Codec.js"
+import { DIGEST_NAMES } from "../../src/protocol/Digest.js"
 import { Cache } from "../../src/services/Cache.js"
-import { bytes, connect, get, settled, sha256, startServer, world } from "../support/serverWorld.js"
+import { digestOf } from "../support/responses.js"
+import { bytes, connect, get, settled, startServer, world } from "../support/serverWorld.js"
 
 describe("serve", () => {
   it.scoped("answers several requests on one connection, in order, from disk then from memory", () =>
@@ -19,8 +21,9 @@ describe("serve", () => {
         const expected = name === "a.txt" ? bytes(3000, 1) : bytes(10, 2)
         expect(answer).toEqual({
           _tag: "Body",
+          digest: "xxh3-128",
           bytes: Buffer.from(expected),
-          trailer: Codec.Trailer.Complete({ digest: sha256(expected) })
+          trailer: Codec.Trailer.Complete({ digest: digestOf("xxh3-128", expected) })
         })
       }
       expect(yield* files.reads("a.txt")).toBe(1)
@@ -45,21 +48,25 @@ describe("serve", () => {
       expect((yield* get(client, "a.txt"))._tag).toBe("Body")
     }).pipe(Effect.provide(world(1_000))))
 
-  it.scoped("streams a file larger than the cache with a correct digest, caching nothing", () =>
-    Effect.gen(function*() {
-      const files = yield* MemoryFiles
-      const content = bytes(700_000)
-      yield* files.put("big", content)
-      yield* startServer()
-      const answer = yield* get(yield* connect, "big")
-      expect(answer).toEqual({
-        _tag: "Body",
-        bytes: Buffer.from(content),
-        trailer: Codec.Trailer.Complete({ digest: sha256(content) })
-      })
-      const cache = yield* Cache
-      expect((yield* cache.stats).entries).toBe(0)
-    }).pipe(Effect.provide(world(100_000))))
+  it.scoped.each(DIGEST_NAMES)(
+    "streams a file larger than the cache with a correct %s digest, caching nothing",
+    (digest) =>
+      Effect.gen(function*() {
+        const files = yield* MemoryFiles
+        const content = bytes(700_000)
+        yield* files.put("big", content)
+        yield* startServer()
+        const answer = yield* get(yield* connect, "big", [digest])
+        expect(answer).toEqual({
+          _tag: "Body",
+          digest,
+          bytes: Buffer.from(content),
+          trailer: Codec.Trailer.Complete({ digest: digestOf(digest, content) })
+        })
+        const cache = yield* Cache
+        expect((yield* cache.stats).entries).toBe(0)
+      }).pipe(Effect.provide(world(100_000)))
+  )
 
   it.scoped("ends a streamed body that fails part-way with an aborted trailer, and keeps serving", () =>
     Effect.gen(function*() {
@@ -125,7 +132,7 @@ describe("serve", () => {
       for (const name of ["cached", "cached", "streamed"]) {
         yield* Effect.scoped(Effect.gen(function*() {
           const client = yield* connect
-          yield* client.connection.write(Codec.encodeRequest(Codec.Request.Get({ name })))
+          yield* client.connection.write(Codec.encodeRequest(Codec.Request.Get({ name, digests: DIGEST_NAMES })))
           // Read the head and one piece of the body, then disappear without a word.
           yield* Codec.readResponse(client.reader, Codec.Kind.Get)
           yield* client.reader.upTo(1024)

@@ -4,6 +4,7 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { MemoryFiles } from "../../src/layers/MemoryFileStore.js"
 import * as Codec from "../../src/protocol/Codec.js"
+import { DIGEST_NAMES } from "../../src/protocol/Digest.js"
 import {
   bytes,
   connect,
@@ -35,7 +36,7 @@ describe("the stream buffers", () => {
           const scope = yield* Scope.make()
           yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
           const client = yield* Scope.extend(connect, scope)
-          yield* client.connection.write(Codec.encodeRequest(Codec.Request.Get({ name: "big" })))
+          yield* client.connection.write(Codec.encodeRequest(Codec.Request.Get({ name: "big", digests: DIGEST_NAMES })))
           yield* Codec.readResponse(client.reader, Codec.Kind.Get)
           return { scope, client }
         }))

@@ -1,14 +1,14 @@
 /**
- * The v1 wire codec against docs/PROTOCOL.md: every message round-trips through any chunking of the
+ * The v2 wire codec against docs/PROTOCOL.md: every message round-trips through any chunking of the
  * input, and every malformed input ends in a ProtocolError with the right reason, never a defect.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
-import { createHash } from "node:crypto"
 import * as ByteReader from "../../src/protocol/ByteReader.js"
 import * as Codec from "../../src/protocol/Codec.js"
+import { type Digest, DIGEST_NAMES, DIGESTS, hasher } from "../../src/protocol/Digest.js"
 import { ProtocolError } from "../../src/protocol/ProtocolError.js"
 
 // Helpers
@@ -21,7 +21,9 @@ const failureStatuses: ReadonlyArray<Codec.FailureStatus> = [
   Status.TooLarge,
   Status.UnsupportedVersion,
   Status.Busy,
-  Status.InternalError
+  Status.InternalError,
+  Status.Timeout,
+  Status.UnsupportedDigest
 ]
 
 const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
@@ -38,10 +40,14 @@ const u32 = (value: number) => Uint8Array.of(value >>> 24, (value >>> 16) & 0xff
 const u16 = (value: number) => Uint8Array.of(value >>> 8, value & 0xff)
 const u64 = (value: number) => concat([u32(Math.floor(value / 2 ** 32)), u32(value >>> 0)])
 const ascii = (text: string) => new TextEncoder().encode(text)
-const PREFIX = ascii("FRY\x01")
+const PREFIX = ascii("FRY\x02")
 
 const utf8Length = (text: string): number => Buffer.byteLength(text, "utf8")
-const sha256 = (bytes: Uint8Array) => new Uint8Array(createHash("sha256").update(bytes).digest())
+const digestOf = (algorithm: Digest, bytes: Uint8Array): Uint8Array => {
+  const hash = hasher(algorithm)
+  hash.update(bytes)
+  return hash.digest()
+}
 
 /** The longest run of whole characters from the start of `text` that fits in `max` UTF-8 bytes. */
 const cutToBytes = (text: string, max: number): string => {
@@ -73,9 +79,14 @@ const countingReader = (chunks: ReadonlyArray<Uint8Array>) => {
   return { reader, pulled: () => pulled }
 }
 
-const encodeFile = (segments: ReadonlyArray<Uint8Array>, trailer: Codec.Trailer, size?: number): Uint8Array =>
+const encodeFile = (
+  segments: ReadonlyArray<Uint8Array>,
+  trailer: Codec.Trailer,
+  size?: number,
+  digest: Digest = "xxh3-128"
+): Uint8Array =>
   concat([
-    Codec.encodeFileHead(size ?? segments.reduce((sum, segment) => sum + segment.length, 0)),
+    Codec.encodeFileHead(size ?? segments.reduce((sum, segment) => sum + segment.length, 0), digest),
     ...segments.flatMap((segment) => [Codec.encodeSegmentHead(segment.length), segment]),
     Codec.encodeTrailer(trailer)
   ])
@@ -86,7 +97,7 @@ const readWhole = <E>(reader: ByteReader.ByteReader<E>, kind: Codec.Kind) =>
     const response = yield* Codec.readResponse(reader, kind)
     if (response._tag !== "File") return { response, body: undefined, trailer: undefined }
     const pieces: Array<Uint8Array> = []
-    const trailer = yield* Codec.readBody(reader, response.size, (bytes) =>
+    const trailer = yield* Codec.readBody(reader, response, (bytes) =>
       Effect.sync(() => {
         expect(bytes.length).toBeGreaterThan(0)
         pieces.push(bytes.slice())
@@ -120,9 +131,13 @@ const name = FastCheck.oneof(
   text(1024).filter((name) => name.length > 0),
   text(1024).map((name) => name + "n".repeat(Codec.MAX_NAME_BYTES - utf8Length(name))) // exactly at the limit
 )
+/** Digests a client may offer: any known ones, in any order, none twice. */
+const offer = FastCheck.uniqueArray(FastCheck.constantFrom(...DIGEST_NAMES), { minLength: 1 })
+const digest = FastCheck.constantFrom(...DIGEST_NAMES)
 const request = FastCheck.oneof(
-  name.map((name) => Codec.Request.Get({ name })),
-  FastCheck.constant(Codec.Request.List())
+  FastCheck.tuple(name, offer).map(([name, digests]) => Codec.Request.Get({ name, digests })),
+  FastCheck.constant(Codec.Request.List()),
+  FastCheck.constant(Codec.Request.Stats())
 )
 const chunkSizes = FastCheck.oneof(
   FastCheck.constant([1]),
@@ -144,9 +159,51 @@ describe("requests", () => {
       expect(yield* Codec.readRequest(reader)).toEqual(Option.none())
     }))
 
+  const getPayload = (ids: ReadonlyArray<number>, name: string) =>
+    concat([Uint8Array.of(ids.length, ...ids), ascii(name)])
+  const knownIds = DIGEST_NAMES.map((digest) => DIGESTS[digest].id)
+
+  it.effect.prop("a GET offering any ids reads back with the known ones, in order, each once", {
+    ids: FastCheck.array(
+      FastCheck.oneof(FastCheck.constantFrom(...knownIds), FastCheck.integer({ min: 0, max: 255 })),
+      { minLength: 1, maxLength: Codec.MAX_OFFERED_DIGESTS }
+    ),
+    name,
+    sizes: chunkSizes
+  }, ({ ids, name, sizes }) =>
+    Effect.gen(function*() {
+      const text = new TextEncoder().encode(name)
+      const payload = concat([Uint8Array.of(ids.length, ...ids), text])
+      const bytes = concat([PREFIX, Uint8Array.of(Kind.Get), u32(payload.length), payload])
+      const known = ids.flatMap((id) => DIGEST_NAMES.filter((digest) => DIGESTS[digest].id === id))
+      const expected = Codec.Request.Get({ name, digests: [...new Set(known)] })
+      const reader = ByteReader.fromChunks(chunked(bytes, sizes))
+      expect(yield* Codec.readRequest(reader)).toEqual(Option.some(expected))
+      expect(yield* Codec.readRequest(reader)).toEqual(Option.none())
+    }))
+
+  it.effect("a GET offering 16 digests and a name of 4096 bytes is at the payload limit, and reads", () =>
+    Effect.gen(function*() {
+      const payload = getPayload([...new Array(15).fill(0x63), 2], "n".repeat(Codec.MAX_NAME_BYTES))
+      expect(payload.length).toBe(Codec.MAX_PAYLOAD_BYTES)
+      const bytes = concat([PREFIX, Uint8Array.of(Kind.Get), u32(payload.length), payload])
+      expect(yield* Codec.readRequest(ByteReader.fromChunks([bytes]))).toEqual(
+        Option.some(Codec.Request.Get({ name: "n".repeat(Codec.MAX_NAME_BYTES), digests: ["sha256"] }))
+      )
+    }))
+
+  it.effect("a GET offering only unknown digests reads, offering none: the server answers it", () =>
+    Effect.gen(function*() {
+      const payload = getPayload([0, 3, 255, 0], "a.txt")
+      const bytes = concat([PREFIX, Uint8Array.of(Kind.Get), u32(payload.length), payload])
+      expect(yield* Codec.readRequest(ByteReader.fromChunks([bytes]))).toEqual(
+        Option.some(Codec.Request.Get({ name: "a.txt", digests: [] }))
+      )
+    }))
+
   it.effect("a name starting with a byte order mark keeps it", () =>
     Effect.gen(function*() {
-      const request = Codec.Request.Get({ name: "\uFEFFsecret.txt" })
+      const request = Codec.Request.Get({ name: "\uFEFFsecret.txt", digests: DIGEST_NAMES })
       expect(yield* Codec.readRequest(ByteReader.fromChunks([Codec.encodeRequest(request)]))).toEqual(
         Option.some(request)
       )
@@ -193,19 +250,20 @@ describe("failure responses", () => {
 describe("files", () => {
   it.effect.prop("head, segments and a complete trailer: readBody hands back the bytes in order", {
     segments,
+    algorithm: digest,
     sizes: chunkSizes
-  }, ({ segments, sizes }) =>
+  }, ({ algorithm, segments, sizes }) =>
     Effect.gen(function*() {
       const content = concat(segments)
-      const digest = sha256(content)
+      const digest = digestOf(algorithm, content)
       // A second response follows on the same connection: the body must be read exactly to its end.
       const bytes = concat([
-        encodeFile(segments, Codec.Trailer.Complete({ digest })),
+        encodeFile(segments, Codec.Trailer.Complete({ digest }), undefined, algorithm),
         Codec.encodeFailure(Kind.Get, Status.NotFound, "gone")
       ])
       const reader = ByteReader.fromChunks(chunked(bytes, sizes))
       const { body, response, trailer } = yield* readWhole(reader, Kind.Get)
-      expect(response).toEqual(Codec.Response.File({ size: content.length }))
+      expect(response).toEqual(Codec.Response.File({ size: content.length, digest: algorithm }))
       expect(body).toEqual(content)
       expect(trailer).toEqual(Codec.Trailer.Complete({ digest }))
       expect((yield* readWhole(reader, Kind.Get)).response).toEqual(
@@ -219,11 +277,13 @@ describe("files", () => {
     missing: FastCheck.nat({ max: 1000 }),
     status: failureStatus,
     message: text(700),
+    algorithm: digest,
     sizes: chunkSizes
-  }, ({ message, missing, segments, sizes, status }) =>
+  }, ({ algorithm, message, missing, segments, sizes, status }) =>
     Effect.gen(function*() {
       const content = concat(segments)
-      const bytes = encodeFile(segments, Codec.Trailer.Aborted({ status, message }), content.length + missing)
+      const aborted = Codec.Trailer.Aborted({ status, message })
+      const bytes = encodeFile(segments, aborted, content.length + missing, algorithm)
       const reader = ByteReader.fromChunks(chunked(bytes, sizes))
       const { body, trailer } = yield* readWhole(reader, Kind.Get)
       expect(body).toEqual(content)
@@ -236,31 +296,55 @@ describe("files", () => {
   it.effect("the worked examples of docs/PROTOCOL.md, byte for byte", () =>
     Effect.sync(() => {
       const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex")
-      const digest = sha256(ascii("hi"))
-      expect(hex(Codec.encodeRequest(Codec.Request.Get({ name: "a.txt" })))).toBe("465259010100000005" + "612e747874")
-      expect(hex(encodeFile([ascii("hi")], Codec.Trailer.Complete({ digest })))).toBe(
-        "465259010001" + "0000000000000002" + "00000002" + "6869" + "00000000" + "00" +
+      const unhex = (text: string) => new Uint8Array(Buffer.from(text, "hex"))
+      const hi = ascii("hi")
+      expect(hex(Codec.encodeRequest(Codec.Request.Get({ name: "a.txt", digests: ["xxh3-128", "sha256"] })))).toBe(
+        "465259020100000008" + "02" + "0102" + "612e747874"
+      )
+      expect(hex(digestOf("xxh3-128", hi))).toBe("7d596ce5fcabaf622a2300bbd7ea6e9a")
+      expect(hex(encodeFile([hi], Codec.Trailer.Complete({ digest: digestOf("xxh3-128", hi) })))).toBe(
+        "465259020001" + "0000000000000002" + "01" + "00000002" + "6869" + "00000000" + "00" +
+          "7d596ce5fcabaf622a2300bbd7ea6e9a"
+      )
+      expect(hex(Codec.encodeRequest(Codec.Request.Get({ name: "a.txt", digests: ["sha256"] })))).toBe(
+        "465259020100000007" + "01" + "02" + "612e747874"
+      )
+      const sha256 = Codec.Trailer.Complete({ digest: digestOf("sha256", hi) })
+      expect(hex(encodeFile([hi], sha256, undefined, "sha256"))).toBe(
+        "465259020001" + "0000000000000002" + "02" + "00000002" + "6869" + "00000000" + "00" +
           "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4"
       )
       expect(hex(Codec.encodeFailure(Kind.Get, Status.NotFound, "no such file: a.txt"))).toBe(
-        "465259010101" + "0013" + "6e6f2073756368206669" + "6c653a20612e747874"
+        "465259020101" + "0013" + "6e6f2073756368206669" + "6c653a20612e747874"
       )
-      expect(hex(Codec.encodeRequest(Codec.Request.List()))).toBe("465259010200000000")
+      expect(hex(Codec.encodeFailure(Kind.Get, Status.UnsupportedDigest, "digests supported: xxh3-128, sha256")))
+        .toBe("465259020801" + "0023" + hex(ascii("digests supported: xxh3-128, sha256")))
+      expect(
+        Effect.runSync(Codec.readRequest(ByteReader.fromChunks([unhex("465259020100000008" + "020709612e747874")])))
+      )
+        .toEqual(Option.some(Codec.Request.Get({ name: "a.txt", digests: [] })))
+      const v1 = Effect.runSync(Effect.flip(Codec.readRequest(ByteReader.fromChunks([unhex("46525901010000000561")]))))
+      expect(v1).toMatchObject({ reason: "UnsupportedVersion", version: 1 })
+      expect(hex(Codec.encodeFailure(0, Status.UnsupportedVersion, v1.message))).toBe(
+        "465259020400" + "0040" + hex(ascii("protocol version 1 is not supported (this side speaks version 2)"))
+      )
+      expect(hex(Codec.encodeRequest(Codec.Request.List()))).toBe("465259020200000000")
       expect(hex(Codec.encodeListing([{ name: "a.txt", size: 2 }]))).toBe(
-        "465259010002" + "00000017" + "00000001" + "00000001" + "0005" + "612e747874" + "0000000000000002"
+        "465259020002" + "00000017" + "00000001" + "00000001" + "0005" + "612e747874" + "0000000000000002"
       )
     }))
 
-  it.effect("an empty file is a head and a trailer", () =>
+  it.effect("an empty file is a head and a trailer, with the digest of nothing", () =>
     Effect.gen(function*() {
-      const digest = sha256(new Uint8Array(0))
-      const { body, response, trailer } = yield* readWhole(
-        ByteReader.fromChunks([encodeFile([], Codec.Trailer.Complete({ digest }))]),
-        Kind.Get
-      )
-      expect(response).toEqual(Codec.Response.File({ size: 0 }))
-      expect(body).toEqual(new Uint8Array(0))
-      expect(trailer).toEqual(Codec.Trailer.Complete({ digest }))
+      for (const algorithm of DIGEST_NAMES) {
+        const digest = digestOf(algorithm, new Uint8Array(0))
+        const bytes = encodeFile([], Codec.Trailer.Complete({ digest }), undefined, algorithm)
+        expect(bytes.length).toBe(Codec.FILE_HEAD_BYTES + 5 + DIGESTS[algorithm].bytes)
+        const { body, response, trailer } = yield* readWhole(ByteReader.fromChunks([bytes]), Kind.Get)
+        expect(response).toEqual(Codec.Response.File({ size: 0, digest: algorithm }))
+        expect(body).toEqual(new Uint8Array(0))
+        expect(trailer).toEqual(Codec.Trailer.Complete({ digest }))
+      }
     }))
 })
 
@@ -312,7 +396,7 @@ describe("rejections", () => {
     Effect.gen(function*() {
       yield* rejectsRequest(ascii("GET /a.txt HTTP/1.1\r\n\r\n"), "BadMagic")
       yield* rejectsRequest(concat([ascii("FRX\x01"), Uint8Array.of(Kind.List), u32(0)]), "BadMagic")
-      for (const version of [0, 2, 255]) {
+      for (const version of [0, 1, 3, 255]) {
         const wrong = concat([ascii("FRY"), Uint8Array.of(version)])
         yield* rejectsRequest(concat([wrong, Uint8Array.of(Kind.List), u32(0)]), "UnsupportedVersion")
         yield* rejectsResponse(concat([wrong, Codec.encodeListing([]).subarray(4)]), Kind.List, "UnsupportedVersion")
@@ -320,37 +404,48 @@ describe("rejections", () => {
       yield* rejectsResponse(concat([ascii("HTTP"), Codec.encodeListing([]).subarray(4)]), Kind.List, "BadMagic")
     }))
 
-  it.effect("a declared name over the limit is TooLarge, without its payload being read", () =>
+  it.effect("a declared payload over the limit is TooLarge, without its payload being read", () =>
     Effect.gen(function*() {
-      for (const [kind, length] of [[Kind.Get, 4097], [Kind.Get, 0xffffffff], [Kind.List, 4097]] as const) {
+      const over = Codec.MAX_PAYLOAD_BYTES + 1
+      expect(over).toBe(4114)
+      for (const [kind, length] of [[Kind.Get, over], [Kind.Get, 0xffffffff], [Kind.List, over]] as const) {
         const { pulled, reader } = countingReader([
           concat([PREFIX, Uint8Array.of(kind), u32(length)]),
-          new Uint8Array(4097)
+          new Uint8Array(over)
         ])
         expectReason(yield* Effect.flip(Codec.readRequest(reader)), "TooLarge")
         expect(pulled()).toBe(1)
       }
-      expect(yield* Codec.readRequest(ByteReader.fromChunks([get(new Uint8Array(4096).fill(0x61))]))).toEqual(
-        Option.some(Codec.Request.Get({ name: "a".repeat(4096) }))
+      const name = (length: number) => concat([Uint8Array.of(1, 1), new Uint8Array(length).fill(0x61)])
+      expect(yield* Codec.readRequest(ByteReader.fromChunks([get(name(4096))]))).toEqual(
+        Option.some(Codec.Request.Get({ name: "a".repeat(4096), digests: ["xxh3-128"] }))
       )
+      // Within the payload's limit, over the name's: read, then refused.
+      yield* rejectsRequest(get(name(4097)), "TooLarge")
+      yield* rejectsRequest(get(name(Codec.MAX_PAYLOAD_BYTES - 2)), "TooLarge")
     }))
 
   it.effect("malformed requests", () =>
     Effect.gen(function*() {
       yield* rejectsRequest(get(new Uint8Array(0)), "Malformed")
+      // No digest offered, more than 16, and offers that leave no name.
+      yield* rejectsRequest(get(concat([Uint8Array.of(0), ascii("a.txt")])), "Malformed")
+      yield* rejectsRequest(get(concat([Uint8Array.of(17), new Uint8Array(17).fill(1), ascii("a")])), "Malformed")
+      yield* rejectsRequest(get(Uint8Array.of(1, 1)), "Malformed")
+      yield* rejectsRequest(get(Uint8Array.of(3, 1, 2)), "Malformed")
       yield* rejectsRequest(concat([PREFIX, Uint8Array.of(Kind.List), u32(1), ascii("x")]), "Malformed")
       for (const kind of [0, 4, 255]) {
         yield* rejectsRequest(concat([PREFIX, Uint8Array.of(kind), u32(0)]), "Malformed")
       }
       // A stray continuation byte, a cut sequence, an overlong "/", an encoded surrogate, past U+10FFFF.
       for (const bad of [[0x80], [0x61, 0xc3], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xff]]) {
-        yield* rejectsRequest(get(Uint8Array.from(bad)), "Malformed")
+        yield* rejectsRequest(get(Uint8Array.of(1, 1, ...bad)), "Malformed")
       }
     }))
 
   it.effect("a request cut at any byte is Truncated", () =>
     Effect.gen(function*() {
-      for (const request of [Codec.Request.Get({ name: "dir/é.txt" }), Codec.Request.List()]) {
+      for (const request of [Codec.Request.Get({ name: "dir/é.txt", digests: DIGEST_NAMES }), Codec.Request.List()]) {
         const bytes = Codec.encodeRequest(request)
         for (let cut = 1; cut < bytes.length; cut++) {
           yield* rejectsRequest(bytes.subarray(0, cut), "Truncated")
@@ -360,10 +455,17 @@ describe("rejections", () => {
 
   it.effect("a response cut at any byte is Truncated", () =>
     Effect.gen(function*() {
-      const digest = sha256(ascii("hello world"))
+      const complete = (algorithm: Digest) =>
+        encodeFile(
+          [ascii("hello "), ascii("world")],
+          Codec.Trailer.Complete({ digest: digestOf(algorithm, ascii("hello world")) }),
+          undefined,
+          algorithm
+        )
       const responses: ReadonlyArray<readonly [Codec.Kind, Uint8Array]> = [
         [Kind.Get, Codec.encodeFailure(Kind.Get, Status.NotFound, "no such file: é")],
-        [Kind.Get, encodeFile([ascii("hello "), ascii("world")], Codec.Trailer.Complete({ digest }))],
+        [Kind.Get, complete("xxh3-128")],
+        [Kind.Get, complete("sha256")],
         [
           Kind.Get,
           encodeFile([ascii("hel")], Codec.Trailer.Aborted({ status: Status.InternalError, message: "é" }), 11)
@@ -380,7 +482,7 @@ describe("rejections", () => {
 
   it.effect("a body that does not match its announced size", () =>
     Effect.gen(function*() {
-      const complete = Codec.Trailer.Complete({ digest: sha256(ascii("abcd")) })
+      const complete = Codec.Trailer.Complete({ digest: digestOf("xxh3-128", ascii("abcd")) })
       let delivered = 0
       const longer = encodeFile([ascii("ab"), ascii("cd")], complete, 3)
       const error = yield* Effect.flip(
@@ -388,7 +490,7 @@ describe("rejections", () => {
           const reader = ByteReader.fromChunks([longer])
           const response = yield* Codec.readResponse(reader, Kind.Get)
           if (response._tag !== "File") return yield* Effect.dieMessage("not a file")
-          return yield* Codec.readBody(reader, response.size, (bytes) => Effect.sync(() => delivered += bytes.length))
+          return yield* Codec.readBody(reader, response, (bytes) => Effect.sync(() => delivered += bytes.length))
         })
       )
       expectReason(error, "Malformed")
@@ -401,21 +503,24 @@ describe("rejections", () => {
   it.effect("a segment over the limit is TooLarge, without its bytes being read", () =>
     Effect.gen(function*() {
       const { pulled, reader } = countingReader([
-        concat([Codec.encodeFileHead(2 ** 30), u32(Codec.MAX_SEGMENT_BYTES + 1)]),
+        concat([Codec.encodeFileHead(2 ** 30, "sha256"), u32(Codec.MAX_SEGMENT_BYTES + 1)]),
         new Uint8Array(1)
       ])
       const response = yield* Codec.readResponse(reader, Kind.Get)
-      expect(response).toEqual(Codec.Response.File({ size: 2 ** 30 }))
-      expectReason(yield* Effect.flip(Codec.readBody(reader, 2 ** 30, () => Effect.void)), "TooLarge")
+      expect(response).toEqual(Codec.Response.File({ size: 2 ** 30, digest: "sha256" }))
+      expectReason(
+        yield* Effect.flip(Codec.readBody(reader, { size: 2 ** 30, digest: "sha256" }, () => Effect.void)),
+        "TooLarge"
+      )
       expect(pulled()).toBe(1)
     }))
 
   it.effect("unknown statuses, in a response or a trailer", () =>
     Effect.gen(function*() {
-      for (const status of [8, 128, 255]) {
+      for (const status of [9, 128, 255]) {
         yield* rejectsResponse(concat([PREFIX, Uint8Array.of(status, Kind.Get), u16(0)]), Kind.Get, "Malformed")
-        const file = encodeFile([ascii("x")], Codec.Trailer.Complete({ digest: sha256(ascii("x")) }))
-        file[6 + 8 + 4 + 1 + 4] = status
+        const file = encodeFile([ascii("x")], Codec.Trailer.Complete({ digest: digestOf("xxh3-128", ascii("x")) }))
+        file[Codec.FILE_HEAD_BYTES + 4 + 1 + 4] = status
         yield* rejectsResponse(file, Kind.Get, "Malformed")
       }
     }))
@@ -425,7 +530,7 @@ describe("rejections", () => {
       yield* rejectsResponse(Codec.encodeFailure(Kind.List, Status.NotFound, ""), Kind.Get, "Malformed")
       yield* rejectsResponse(Codec.encodeFailure(3, Status.Busy, ""), Kind.List, "Malformed")
       yield* rejectsResponse(Codec.encodeListing([]), Kind.Get, "Malformed")
-      yield* rejectsResponse(Codec.encodeFileHead(0), Kind.List, "Malformed")
+      yield* rejectsResponse(Codec.encodeFileHead(0, "xxh3-128"), Kind.List, "Malformed")
     }))
 
   it.effect("malformed fields in responses", () =>
@@ -453,7 +558,17 @@ describe("rejections", () => {
         Kind.List,
         "TooLarge"
       )
-      yield* rejectsResponse(concat([PREFIX, Uint8Array.of(Status.Ok, Kind.Get), u64(2 ** 53)]), Kind.Get, "Malformed")
+      const fileHead = (size: number, id: number) =>
+        concat([PREFIX, Uint8Array.of(Status.Ok, Kind.Get), u64(size), Uint8Array.of(id)])
+      yield* rejectsResponse(fileHead(2 ** 53, 1), Kind.Get, "Malformed")
+      // A digest this side does not know, and so could not have offered.
+      for (const id of [0, 3, 255]) {
+        yield* rejectsResponse(
+          concat([fileHead(0, id), u32(0), Uint8Array.of(0), new Uint8Array(32)]),
+          Kind.Get,
+          "Malformed"
+        )
+      }
       const failure = (length: number, message: Uint8Array) =>
         concat([PREFIX, Uint8Array.of(Status.NotFound, Kind.Get), u16(length), message])
       yield* rejectsResponse(failure(1025, new Uint8Array(1025).fill(0x61)), Kind.Get, "TooLarge")
@@ -496,10 +611,15 @@ describe("arbitrary input", () => {
   const shortText = FastCheck.oneof(FastCheck.constant(""), text(3))
   const validResponse = FastCheck.oneof(
     FastCheck.tuple(failureStatus, shortText).map(([status, message]) => Codec.encodeFailure(0, status, message)),
-    FastCheck.tuple(segments, failureStatus, shortText).chain(([segments, status, message]) =>
+    FastCheck.tuple(segments, failureStatus, shortText, digest).chain(([segments, status, message, algorithm]) =>
       FastCheck.constantFrom(
-        encodeFile(segments, Codec.Trailer.Complete({ digest: sha256(concat(segments)) })),
-        encodeFile(segments, Codec.Trailer.Aborted({ status, message }))
+        encodeFile(
+          segments,
+          Codec.Trailer.Complete({ digest: digestOf(algorithm, concat(segments)) }),
+          undefined,
+          algorithm
+        ),
+        encodeFile(segments, Codec.Trailer.Aborted({ status, message }), undefined, algorithm)
       )
     ),
     FastCheck.array(FastCheck.record({ name: text(5), size: FastCheck.nat() }), { maxLength: 3 }).map(
@@ -507,7 +627,11 @@ describe("arbitrary input", () => {
     )
   )
   const responseLike = FastCheck.oneof(
-    FastCheck.tuple(FastCheck.constantFrom(0, 1, 2, 6, 7), FastCheck.constantFrom(0, 1, 2, 3), FastCheck.uint8Array())
+    FastCheck.tuple(
+      FastCheck.constantFrom(0, 1, 2, 6, 7, 8),
+      FastCheck.constantFrom(0, 1, 2, 3),
+      FastCheck.uint8Array()
+    )
       .map(([status, kind, rest]) => concat([PREFIX, Uint8Array.of(status, kind), rest])),
     validResponse,
     FastCheck.tuple(validResponse, FastCheck.nat()).map(([bytes, cut]) => bytes.subarray(0, cut % bytes.length)),

@@ -1,8 +1,13 @@
 /** Ferry responses built from the codec's encoders, whole or deliberately broken, for fake servers. */
-import { createHash } from "node:crypto"
 import * as Codec from "../../src/protocol/Codec.js"
+import { type Digest, hasher } from "../../src/protocol/Digest.js"
 
-export const sha256 = (bytes: Uint8Array): Uint8Array => new Uint8Array(createHash("sha256").update(bytes).digest())
+/** The `digest` of `bytes`, as a trailer carries it. */
+export const digestOf = (digest: Digest, bytes: Uint8Array): Uint8Array => {
+  const hash = hasher(digest)
+  hash.update(bytes)
+  return hash.digest()
+}
 
 /** `size` bytes that differ from one offset to the next and from one seed to another. */
 export const pattern = (size: number, seed = 1): Uint8Array =>
@@ -24,11 +29,11 @@ export const completeTrailer = (digest: Uint8Array): Uint8Array =>
 export const abortedTrailer = (status: Codec.FailureStatus, message: string): Uint8Array =>
   Codec.encodeTrailer(Codec.Trailer.Aborted({ status, message }))
 
-/** A whole, correct file response: head, segments, end marker and the content's SHA-256. */
-export const file = (content: Uint8Array, segmentSize = 64 * 1024): Array<Uint8Array> => [
-  Codec.encodeFileHead(content.length),
+/** A whole, correct file response: head, segments, end marker and the content's `digest` (XXH3-128 unless told). */
+export const file = (content: Uint8Array, segmentSize = 64 * 1024, digest: Digest = "xxh3-128"): Array<Uint8Array> => [
+  Codec.encodeFileHead(content.length, digest),
   ...segments(content, segmentSize),
-  completeTrailer(sha256(content))
+  completeTrailer(digestOf(digest, content))
 ]
 
 /** A listing response announcing `total` files, whatever the number of entries it carries. */

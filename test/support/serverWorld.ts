@@ -10,7 +10,6 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as TestClock from "effect/TestClock"
-import { createHash } from "node:crypto"
 import { lru } from "../../src/cache/Lru.js"
 import * as BoundedCache from "../../src/layers/BoundedCache.js"
 import * as MemoryFileStore from "../../src/layers/MemoryFileStore.js"
@@ -19,8 +18,10 @@ import * as SemaphoreLockManager from "../../src/layers/SemaphoreLockManager.js"
 import { serve, type ServeOptions } from "../../src/programs/server/serve.js"
 import * as ByteReader from "../../src/protocol/ByteReader.js"
 import * as Codec from "../../src/protocol/Codec.js"
+import { type Digest, DIGEST_NAMES } from "../../src/protocol/Digest.js"
 import { LockManager } from "../../src/services/LockManager.js"
 import { SocketClient } from "../../src/services/SocketClient.js"
+import { digestOf } from "./responses.js"
 
 /** Fibers waiting for a name's lock, so that a test can wait until a request queues behind a load. */
 export class LockWaiters extends Context.Tag("ferry/test/LockWaiters")<LockWaiters, {
@@ -66,7 +67,6 @@ export const world = (capacity: number) =>
 
 /** `size` bytes with a short period, as the first server tests used. */
 export const bytes = (size: number, seed = 1) => Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff)
-export const sha256 = (data: Uint8Array) => new Uint8Array(createHash("sha256").update(data).digest())
 
 export const DEFAULT_LIMITS: ServeOptions = {
   maxConnections: 16,
@@ -92,6 +92,8 @@ export type Client = Effect.Effect.Success<typeof connect>
 
 export interface Body {
   readonly _tag: "Body"
+  /** The digest the server announced in the file response's head. */
+  readonly digest: Digest
   readonly bytes: Buffer
   readonly trailer: Codec.Trailer
 }
@@ -102,13 +104,17 @@ export const readGetAnswer = (reader: Client["reader"]) =>
     const response = yield* Codec.readResponse(reader, Codec.Kind.Get)
     if (response._tag !== "File") return response
     const chunks: Array<Uint8Array> = []
-    const trailer = yield* Codec.readBody(reader, response.size, (chunk) => Effect.sync(() => chunks.push(chunk)))
-    return { _tag: "Body" as const, bytes: Buffer.concat(chunks), trailer } satisfies Body
+    const trailer = yield* Codec.readBody(reader, response, (chunk) => Effect.sync(() => chunks.push(chunk)))
+    return { _tag: "Body" as const, digest: response.digest, bytes: Buffer.concat(chunks), trailer } satisfies Body
   })
 
+/** A GET offering `digests` (by default, those a client offers when not told otherwise). */
+export const getRequest = (name: string, digests: ReadonlyArray<Digest> = DIGEST_NAMES) =>
+  Codec.encodeRequest(Codec.Request.Get({ name, digests }))
+
 /** Sends a GET and reads the whole answer. */
-export const get = ({ connection, reader }: Client, name: string) =>
-  Effect.zipRight(connection.write(Codec.encodeRequest(Codec.Request.Get({ name }))), readGetAnswer(reader))
+export const get = ({ connection, reader }: Client, name: string, digests?: ReadonlyArray<Digest>) =>
+  Effect.zipRight(connection.write(getRequest(name, digests)), readGetAnswer(reader))
 
 export const list = ({ connection, reader }: Client) =>
   Effect.zipRight(
@@ -196,8 +202,8 @@ export const readRawFailure = (reader: Client["reader"]) =>
     return { prefix: Array.from(head.subarray(0, 4)), status: head[4]!, kind: head[5]!, message }
   })
 
-/** The prefix of every version 1 message. */
-export const PREFIX = [0x46, 0x52, 0x59, 0x01]
+/** The prefix of every version 2 message. */
+export const PREFIX = [0x46, 0x52, 0x59, 0x02]
 
 /** Whether `reader` reaches the clean end of the stream: no more bytes, no reset. */
 export const endsCleanly = (reader: Client["reader"]) =>
@@ -226,14 +232,16 @@ export const awaitTimer = (at: number, count = 1) =>
     }
   })
 
-/** Checks that `answer` is exactly `content`, complete, with its digest. */
-export const expectComplete = (answer: unknown, content: Uint8Array) => {
+/** Checks that `answer` is exactly `content`, complete, with its `digest` (the default offer's first). */
+export const expectComplete = (answer: unknown, content: Uint8Array, digest: Digest = DIGEST_NAMES[0]!) => {
   const body = answer as Body
   expect(body._tag, JSON.stringify(answer).slice(0, 300)).toBe("Body")
   expect(body.trailer._tag).toBe("Complete")
+  expect(body.digest).toBe(digest)
   expect(body.bytes.length).toBe(content.length)
   expect(Buffer.compare(body.bytes, content), "bytes differ from the file's").toBe(0)
-  expect(body.trailer._tag === "Complete" && Buffer.from(body.trailer.digest).equals(sha256(content))).toBe(true)
+  expect(body.trailer._tag === "Complete" && Buffer.from(body.trailer.digest).equals(digestOf(digest, content)))
+    .toBe(true)
 }
 
 /** Checks that `answer` is a failure with `status`. */
