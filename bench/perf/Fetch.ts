@@ -16,9 +16,16 @@ import { HOST, type SourceFile } from "./Workspace.js"
 export type { Session }
 
 /** A connection to the server on `port`, closed with the scope. */
-export const session = (port: number) =>
+/**
+ * A connection to the server; `reusedReads` reads as the client command does (six 1 MiB slabs per
+ * connection: for one fast receiver, not for hundreds of slow ones).
+ */
+export const session = (port: number, options: { readonly reusedReads?: boolean } = {}) =>
   Effect.acquireRelease(
-    Effect.mapError(openSession(HOST, port), (error) => new BenchError({ detail: `connecting: ${error.message}` })),
+    Effect.mapError(
+      openSession(HOST, port, options),
+      (error) => new BenchError({ detail: `connecting: ${error.message}` })
+    ),
     (session) => session.close
   )
 

@@ -24,22 +24,31 @@ export interface Session {
   firstByteAt: number | undefined
 }
 
-export const openSession = (host: string, port: number): Effect.Effect<Session, ConnectionError, SocketClient> =>
+/** With `reusedReads`, reads as the client command does: into memory the transport reuses (see SocketClient). */
+export const openSession = (
+  host: string,
+  port: number,
+  options: { readonly reusedReads?: boolean } = {}
+): Effect.Effect<Session, ConnectionError, SocketClient> =>
   Effect.gen(function*() {
     const openedAt = Date.now()
     const scope = yield* Scope.make()
+    const reused = options.reusedReads === true
     const connection = yield* SocketClient.pipe(
-      Effect.flatMap((client) => client.connect(host, port)),
+      Effect.flatMap((client) => client.connect(host, port, { reusedReads: reused })),
       Scope.extend(scope),
       Effect.onError(() => Scope.close(scope, Exit.void))
     )
     const session: Session = {
       connection,
       // Every read notes when the first bytes of an answer came.
-      reader: ByteReader.make(Effect.tap(connection.read, () =>
-        Effect.sync(() => {
-          session.firstByteAt ??= Date.now()
-        }))),
+      reader: ByteReader.make(
+        Effect.tap(connection.read, () =>
+          Effect.sync(() => {
+            session.firstByteAt ??= Date.now()
+          })),
+        { reused }
+      ),
       close: Scope.close(scope, Exit.void),
       openedAt,
       answered: 0,
