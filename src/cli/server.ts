@@ -9,6 +9,7 @@ import * as NodeFileStore from "../layers/NodeFileStore.js"
 import * as NodeSocketServer from "../layers/NodeSocketServer.js"
 import * as SemaphoreLockManager from "../layers/SemaphoreLockManager.js"
 import { serve } from "../programs/server/serve.js"
+import { unavailableDigest } from "../protocol/Digest.js"
 import { exitWith } from "./ExitCode.js"
 import * as Logging from "./logging.js"
 import {
@@ -61,6 +62,9 @@ export const command = Command.make(
       BoundedCache.layer({ capacity: args.cacheSize, policy: POLICIES[args.cachePolicy] }),
       SemaphoreLockManager.layer
     )
+    // Checked before listening: a server that can answer no GET must not start.
+    const unavailable = unavailableDigest()
+    if (unavailable !== undefined) return exitWith(PROGRAM, EXIT_CODES.internal[0], unavailable)
     return serve(args).pipe(
       Effect.provide(layer),
       Effect.provide(Logging.layer(args.logFormat)),

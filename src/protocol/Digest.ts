@@ -38,6 +38,19 @@ const newXxh3 = (): NativeHash => {
   return new xxh3(SEED)
 }
 
+/** Why a digest cannot be computed here (its native code did not load), if one cannot. */
+export const unavailableDigest = (): string | undefined => {
+  for (const digest of DIGEST_NAMES) {
+    try {
+      hasher(digest).digest()
+    } catch (cause) {
+      return `cannot compute ${digest} digests (${cause instanceof Error ? cause.message : String(cause)}): ` +
+        "reinstall ferry's dependencies with npm ci"
+    }
+  }
+  return undefined
+}
+
 /** A hasher for `digest`, fed bytes as they come. */
 export const hasher = (digest: Digest): Hasher => {
   const hash = digest === "sha256" ? createHash("sha256") : newXxh3()
