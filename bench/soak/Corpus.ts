@@ -4,7 +4,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as path from "node:path"
-import { writeRandomFile } from "../../test/support/randomFiles.js"
+import { type Digests, writeRandomFile } from "../../test/support/randomFiles.js"
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -12,7 +12,8 @@ const MiB = 1024 * KiB
 export interface SourceFile {
   readonly name: string
   readonly size: number
-  readonly sha256: string
+  /** Its digests, by algorithm: what a download is checked against, with the digest it was sent with. */
+  readonly digests: Digests
 }
 
 export interface Corpus {
@@ -35,7 +36,7 @@ const logUniform = (min: number, max: number) =>
 const writeFile = (dir: string, name: string, size: number): Effect.Effect<SourceFile> =>
   Effect.map(
     writeRandomFile(path.join(dir, name), size),
-    (digests) => ({ name, size, sha256: digests.sha256.toString("hex") })
+    (digests) => ({ name, size, digests })
   )
 
 export const create = (dir: string, smallCount: number): Effect.Effect<Corpus> =>
