@@ -7,6 +7,18 @@ import type * as Net from "node:net"
 import { type Connection, ConnectionError } from "../../services/Connection.js"
 import { toConnectionError } from "./SocketReader.js"
 
+/**
+ * Bytes written and not yet in the kernel. Node's `writableLength` only goes down as whole writes
+ * complete, so a 1 MiB write to a slow reader shows no progress until all of it is taken; libuv's
+ * count on the handle goes down with each part the kernel takes (Node's own socket timeout reads it
+ * the same way to tell a slow peer from an idle one).
+ */
+const unsentBytes = (socket: Net.Socket): number => {
+  const queued = (socket as unknown as { readonly _handle?: { readonly writeQueueSize?: number } })._handle
+    ?.writeQueueSize
+  return socket.writableLength + (typeof queued === "number" ? queued : 0)
+}
+
 export const make = (
   socket: Net.Socket,
   stallTimeoutMillis: number | undefined,
@@ -20,12 +32,13 @@ export const make = (
   const awaitProgress = (start: (done: (error?: Error | null) => void) => (() => void) | void) =>
     Effect.async<void, ConnectionError>((resume) => {
       // A plain timer, armed only while waiting: most writes do not wait.
-      let unsent = socket.writableLength
+      let unsent = unsentBytes(socket)
       let timer: NodeJS.Timeout | undefined = undefined
       const watch = () => {
         timer = stallTimeoutMillis === undefined ? undefined : setTimeout(() => {
-          if (socket.writableLength < unsent) {
-            unsent = socket.writableLength
+          const now = unsentBytes(socket)
+          if (now < unsent) {
+            unsent = now
             return watch()
           }
           finish(Effect.fail(new ConnectionError({ reason: "Stalled" })))
@@ -54,7 +67,7 @@ export const make = (
         stop?.()
         return
       }
-      unsent = socket.writableLength
+      unsent = unsentBytes(socket)
       watch()
       return Effect.sync(() => {
         waiting = false
