@@ -1,6 +1,6 @@
 /**
  * The files the soak serves: many small ones, a few medium, one large enough to fill most of the
- * cache, and a couple larger than the whole cache; each remembered with its size and SHA-256.
+ * cache, and a couple larger than the whole cache; each remembered with its size and digests.
  */
 import * as Effect from "effect/Effect"
 import * as path from "node:path"

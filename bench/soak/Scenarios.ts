@@ -147,7 +147,7 @@ const askPersistent = <A, R>(
 
 /**
  * GETs `file` and checks all of it: the announced size, a complete trailer whose digest is that of the
- * bytes received, and those bytes' SHA-256 against the source's. `pace` (bytes per second) reads slowly.
+ * bytes received, and those bytes' digest against the source's. `pace` (bytes per second) reads slowly.
  */
 const fetchVerified = (persistent: Persistent, file: Corpus.SourceFile, context: ScenarioContext, pace?: number) =>
   askPersistent(
