@@ -21,6 +21,7 @@ import {
   host,
   logFormat,
   maxConnections,
+  noListing,
   port,
   requestTimeout,
   stallTimeout,
@@ -53,6 +54,7 @@ export const command = Command.make(
     requestTimeout,
     stallTimeout,
     gracePeriod,
+    noListing,
     logFormat
   },
   (args) => {
@@ -65,7 +67,7 @@ export const command = Command.make(
     // Checked before listening: a server that can answer no GET must not start.
     const unavailable = unavailableDigest()
     if (unavailable !== undefined) return exitWith(PROGRAM, EXIT_CODES.internal[0], unavailable)
-    return serve(args).pipe(
+    return serve({ ...args, listing: !args.noListing }).pipe(
       Effect.provide(layer),
       Effect.provide(Logging.layer(args.logFormat)),
       Effect.catchTags({

@@ -119,3 +119,11 @@ export const logFormat = Options.choice("log-format", LOG_FORMATS).pipe(
   Options.withDefault("text" as const),
   Options.withDescription("Log lines as readable text or as JSON objects, on stderr. Env: FERRY_LOG_FORMAT.")
 )
+
+export const noListing = Options.boolean("no-listing").pipe(
+  Options.withFallbackConfig(Config.boolean("FERRY_NO_LISTING")),
+  Options.withDescription(
+    "Refuse `ls` (and so directory downloads): clients may fetch files only by a name they know. " +
+      "Env: FERRY_NO_LISTING."
+  )
+)

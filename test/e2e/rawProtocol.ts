@@ -155,8 +155,7 @@ export const readFetched = (reader: ByteReader.ByteReader<Error>): Effect.Effect
         const trailer = yield* Codec.readBody(reader, response, (bytes) => Effect.sync(() => chunks.push(bytes)))
         return { _tag: "File", digest: response.digest, bytes: Buffer.concat(chunks), trailer } as const
       }
-      case "Listing":
-      case "Stats":
+      default:
         return yield* Effect.dieMessage(`a ${response._tag} response in answer to a GET`)
     }
   })

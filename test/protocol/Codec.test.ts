@@ -263,7 +263,7 @@ describe("files", () => {
       ])
       const reader = ByteReader.fromChunks(chunked(bytes, sizes))
       const { body, response, trailer } = yield* readWhole(reader, Kind.Get)
-      expect(response).toEqual(Codec.Response.File({ size: content.length, digest: algorithm }))
+      expect(response).toEqual(Codec.Response.File({ size: content.length, digest: algorithm, version: Codec.NO_FILE_VERSION, start: 0 }))
       expect(body).toEqual(content)
       expect(trailer).toEqual(Codec.Trailer.Complete({ digest }))
       expect((yield* readWhole(reader, Kind.Get)).response).toEqual(
@@ -341,7 +341,7 @@ describe("files", () => {
         const bytes = encodeFile([], Codec.Trailer.Complete({ digest }), undefined, algorithm)
         expect(bytes.length).toBe(Codec.FILE_HEAD_BYTES + 5 + DIGESTS[algorithm].bytes)
         const { body, response, trailer } = yield* readWhole(ByteReader.fromChunks([bytes]), Kind.Get)
-        expect(response).toEqual(Codec.Response.File({ size: 0, digest: algorithm }))
+        expect(response).toEqual(Codec.Response.File({ size: 0, digest: algorithm, version: Codec.NO_FILE_VERSION, start: 0 }))
         expect(body).toEqual(new Uint8Array(0))
         expect(trailer).toEqual(Codec.Trailer.Complete({ digest }))
       }
@@ -507,9 +507,9 @@ describe("rejections", () => {
         new Uint8Array(1)
       ])
       const response = yield* Codec.readResponse(reader, Kind.Get)
-      expect(response).toEqual(Codec.Response.File({ size: 2 ** 30, digest: "sha256" }))
+      expect(response).toEqual(Codec.Response.File({ size: 2 ** 30, digest: "sha256", version: Codec.NO_FILE_VERSION, start: 0 }))
       expectReason(
-        yield* Effect.flip(Codec.readBody(reader, { size: 2 ** 30, digest: "sha256" }, () => Effect.void)),
+        yield* Effect.flip(Codec.readBody(reader, { size: 2 ** 30, digest: "sha256", start: 0 }, () => Effect.void)),
         "TooLarge"
       )
       expect(pulled()).toBe(1)

@@ -73,7 +73,8 @@ export const DEFAULT_LIMITS: ServeOptions = {
   gracePeriod: "5 seconds",
   requestTimeout: "10 seconds",
   stallTimeout: "30 seconds",
-  streamBuffers: 4 * 1024 * 1024
+  streamBuffers: 4 * 1024 * 1024,
+  listing: true
 }
 
 /** Runs the server in the background for the rest of the test's scope. */

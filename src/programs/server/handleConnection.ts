@@ -12,10 +12,10 @@ import * as Codec from "../../protocol/Codec.js"
 import type { ProtocolError } from "../../protocol/ProtocolError.js"
 import type { ServerConnection } from "../../services/SocketServer.js"
 import { closeWith } from "./closeWith.js"
-import { respond } from "./respond.js"
+import { respond, type RespondOptions } from "./respond.js"
 import { count } from "./ServerMetrics.js"
 
-export interface ConnectionLimits {
+export interface ConnectionLimits extends RespondOptions {
   /** How long a client has to send a whole request, from connecting or from the previous response. */
   readonly requestTimeout: Duration.DurationInput
 }
@@ -61,7 +61,7 @@ export const handleConnection = (connection: ServerConnection, limits: Connectio
     while (true) {
       const request = yield* nextRequest
       if (Option.isNone(request)) break
-      yield* respond(connection, request.value)
+      yield* respond(connection, request.value, limits)
     }
     yield* connection.end
   }).pipe(

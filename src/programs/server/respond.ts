@@ -11,13 +11,15 @@ import * as Codec from "../../protocol/Codec.js"
 import { DIGEST_NAMES } from "../../protocol/Digest.js"
 import { Cache } from "../../services/Cache.js"
 import type { Connection, ConnectionError } from "../../services/Connection.js"
-import type { FileStore } from "../../services/FileStore.js"
+import type { FileInfo, FileStore, FileStoreError } from "../../services/FileStore.js"
 import type { LockManager } from "../../services/LockManager.js"
 import { Content, fetchFile } from "./fetchFile.js"
+import { fileVersion, sameBytes } from "./fileVersion.js"
+import { listTree } from "./listTree.js"
 import { sendCached } from "./sendCached.js"
 import { count, type ServerMetrics, snapshot } from "./ServerMetrics.js"
 import type { StreamBuffers } from "./StreamBuffers.js"
-import { sendStreamed } from "./streamFile.js"
+import { digestOfStream, sendStreamed } from "./streamFile.js"
 
 /** What is known of a request as it is answered: filled in on the way, logged at the end. */
 interface Report {
@@ -25,6 +27,8 @@ interface Report {
   bytes: number
   /** For a file: sent from the cache, loaded into it, or streamed past it. */
   cache?: "hit" | "miss" | "bypass"
+  /** For a resumed GET: where the body started. */
+  from?: number
   detail?: string
 }
 
@@ -40,44 +44,76 @@ const fail = (
   return connection.write(Codec.encodeFailure(kind, status, detail))
 }
 
+const unsupportedDigest = (connection: Connection, report: Report, kind: Codec.Kind) =>
+  fail(connection, report, kind, Codec.Status.UnsupportedDigest, `digests supported: ${DIGEST_NAMES.join(", ")}`)
+
+const notFetched = (connection: Connection, report: Report, kind: Codec.Kind, error: FileStoreError) =>
+  fail(
+    connection,
+    report,
+    kind,
+    error.reason === "NotFound" ? Codec.Status.NotFound : Codec.Status.InternalError,
+    error.message
+  )
+
 const countDecision = (content: Content) =>
   content._tag === "Cached"
     ? content.loaded ? Effect.zipRight(count("misses"), count("loads")) : count("hits")
     : Effect.zipRight(count("misses"), count("streamed"))
 
-const get = (connection: Connection, report: Report, { digests, name }: Codec.Request & { _tag: "Get" }) =>
+/** Where a GET's body starts: at the client's offset if it holds the file's current version. */
+const startOf = (resume: Codec.Resume | undefined, info: FileInfo): number =>
+  resume !== undefined && sameBytes(resume.version, fileVersion(info)) ? resume.offset : 0
+
+const get = (connection: Connection, report: Report, { digests, name, resume }: Codec.Request & { _tag: "Get" }) =>
   Effect.scoped(Effect.gen(function*() {
     // The server knows every digest the codec decodes: the client's first choice is taken.
     const digest = digests[0]
-    if (digest === undefined) {
-      const supported = DIGEST_NAMES.join(", ")
-      return yield* fail(
-        connection,
-        report,
-        Codec.Kind.Get,
-        Codec.Status.UnsupportedDigest,
-        `digests supported: ${supported}`
-      )
-    }
+    if (digest === undefined) return yield* unsupportedDigest(connection, report, Codec.Kind.Get)
     const fetched = yield* Effect.either(fetchFile(name))
-    if (fetched._tag === "Left") {
-      const error = fetched.left
-      const status = error.reason === "NotFound" ? Codec.Status.NotFound : Codec.Status.InternalError
-      return yield* fail(connection, report, Codec.Kind.Get, status, error.message)
-    }
+    if (fetched._tag === "Left") return yield* notFetched(connection, report, Codec.Kind.Get, fetched.left)
     const content = fetched.right
+    const info = infoOf(content)
+    const start = startOf(resume, info)
+    if (start > info.size) {
+      return yield* fail(connection, report, Codec.Kind.Get, Codec.Status.BadRequest, "offset past the end of the file")
+    }
+    if (resume !== undefined) report.from = start
     report.cache = content._tag === "Streamed" ? "bypass" : content.loaded ? "miss" : "hit"
     yield* countDecision(content)
     const sent = (bytes: number) => {
       report.bytes += bytes
       return count("bytesServed", bytes)
     }
-    if (content._tag === "Cached") return yield* sendCached(connection, content.file, digest, sent)
-    const aborted = yield* sendStreamed(connection, content.stream, digest, sent)
+    if (content._tag === "Cached") return yield* sendCached(connection, content.file, digest, start, sent)
+    const aborted = yield* sendStreamed(connection, content.stream, digest, start, sent)
     if (aborted !== undefined) {
       report.status = Codec.Status.InternalError
       report.detail = aborted
     }
+  }))
+
+const infoOf = (content: Content): FileInfo => content._tag === "Cached" ? content.file.info : content.stream.info
+
+/** A file's facts and digest: from the cache, or read through once when it is too large for it. */
+const stat = (connection: Connection, report: Report, { digests, name }: Codec.Request & { _tag: "Stat" }) =>
+  Effect.scoped(Effect.gen(function*() {
+    const digest = digests[0]
+    if (digest === undefined) return yield* unsupportedDigest(connection, report, Codec.Kind.Stat)
+    const known = yield* Effect.either(Effect.flatMap(fetchFile(name), (content) =>
+      Effect.map(
+        content._tag === "Cached" ? content.file.digest(digest) : digestOfStream(content.stream, digest),
+        (value) => ({ info: infoOf(content), value })
+      )))
+    if (known._tag === "Left") return yield* notFetched(connection, report, Codec.Kind.Stat, known.left)
+    const { info, value } = known.right
+    yield* connection.write(Codec.encodeFileFacts({
+      size: info.size,
+      mtimeMs: Number(info.mtimeNs / 1_000_000n),
+      version: fileVersion(info),
+      digest,
+      value
+    }))
   }))
 
 const list = (connection: Connection) =>
@@ -88,8 +124,17 @@ const list = (connection: Connection) =>
 const stats = (connection: Connection) =>
   Effect.flatMap(snapshot, (stats) => connection.write(Codec.encodeStats(stats)))
 
-const describe = (request: Codec.Request): string =>
-  request._tag === "Get" ? `GET ${printable(request.name)}` : request._tag.toUpperCase()
+const describe = (request: Codec.Request): string => {
+  switch (request._tag) {
+    case "Get":
+    case "Stat":
+      return `${request._tag.toUpperCase()} ${printable(request.name)}`
+    case "Ls":
+      return `LS${request.recursive ? " -r" : ""} ${printable(request.path === "" ? "/" : request.path)}`
+    default:
+      return request._tag.toUpperCase()
+  }
+}
 
 /** Why an answer did not get to its end, if it did not. */
 const unfinished = (exit: Exit.Exit<unknown, ConnectionError>): string | undefined => {
@@ -99,18 +144,27 @@ const unfinished = (exit: Exit.Exit<unknown, ConnectionError>): string | undefin
   return failure._tag === "Some" ? failure.value.message : "failed"
 }
 
+/** What the operator allows beyond files by name. */
+export interface RespondOptions {
+  /** Whether LS may show the served tree. */
+  readonly listing: boolean
+}
+
 export const respond = (
   connection: Connection,
-  request: Codec.Request
+  request: Codec.Request,
+  options: RespondOptions
 ): Effect.Effect<void, ConnectionError, FileStore | Cache | LockManager | StreamBuffers | ServerMetrics> =>
   Effect.gen(function*() {
     const report: Report = { status: Codec.Status.Ok, bytes: 0 }
     const started = yield* Clock.currentTimeMillis
-    const answer = request._tag === "Get"
-      ? get(connection, report, request)
-      : request._tag === "List"
-      ? list(connection)
-      : stats(connection)
+    const answer = Codec.Request.$match(request, {
+      Get: (get_) => get(connection, report, get_),
+      Stat: (stat_) => stat(connection, report, stat_),
+      Ls: (ls) => listTree(connection, report, ls, options.listing),
+      List: () => list(connection),
+      Stats: () => stats(connection)
+    })
     yield* answer.pipe(Effect.onExit((exit) =>
       Effect.gen(function*() {
         const cut = unfinished(exit)
@@ -121,6 +175,7 @@ export const respond = (
           bytes: report.bytes,
           ms: (yield* Clock.currentTimeMillis) - started,
           ...(report.cache === undefined ? {} : { cache: report.cache }),
+          ...(report.from === undefined ? {} : { from: report.from }),
           ...(report.detail === undefined ? {} : { detail: printable(report.detail) }),
           ...(cut === undefined ? {} : { unfinished: cut })
         }))

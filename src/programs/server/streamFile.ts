@@ -13,6 +13,7 @@ import { type Digest, hasher } from "../../protocol/Digest.js"
 import type { Connection, ConnectionError } from "../../services/Connection.js"
 import type { FileInfo, FileStore, FileStoreError } from "../../services/FileStore.js"
 import type { OnSent } from "./sendCached.js"
+import { fileVersion } from "./fileVersion.js"
 import { CHUNKS_HELD, StreamBuffers } from "./StreamBuffers.js"
 
 export const MIN_CHUNK_BYTES = 64 * 1024
@@ -98,34 +99,65 @@ export const openStream = (files: FileStore["Type"], info: FileInfo) =>
   })
 
 /**
- * Sends `file` chunk by chunk. If reading fails part-way, the body is ended with an aborted trailer, so
- * the client can tell the failure from a complete file and the connection stays usable; the reason is
- * returned.
+ * Sends `file` chunk by chunk from byte `start` on; the bytes before it are read and hashed, not
+ * sent, since the trailer's digest is of the whole file. If reading fails part-way, the body is
+ * ended with an aborted trailer, so the client can tell the failure from a complete file and the
+ * connection stays usable; the reason is returned.
  */
 export const sendStreamed = <R>(
   connection: Connection,
   file: OpenStream,
   digest: Digest,
+  start: number,
   onSent: OnSent<R>
-): Effect.Effect<string | undefined, ConnectionError, R> =>
-  Effect.gen(function*() {
+): Effect.Effect<string | undefined, ConnectionError, R> => {
+  // Sent with the first bytes that go out: before the trailer, however the body ends.
+  let head: Uint8Array | undefined = Codec.encodeFileHead(file.info.size, digest, {
+    version: fileVersion(file.info),
+    start
+  })
+  const withHead = (...pieces: Array<Uint8Array>) =>
+    Effect.suspend(() => {
+      const written = head === undefined ? connection.write(...pieces) : connection.write(head, ...pieces)
+      head = undefined
+      return written
+    })
+  return Effect.gen(function*() {
     const hash = hasher(digest)
-    let head: Uint8Array | undefined = Codec.encodeFileHead(file.info.size, digest)
+    let position = 0
     for (let chunk = yield* file.next; chunk.length > 0; chunk = yield* file.next) {
       hash.update(chunk)
+      const skipped = Math.min(chunk.length, Math.max(0, start - position))
+      position += chunk.length
+      if (skipped === chunk.length) {
+        yield* file.sent(chunk, 0)
+        continue
+      }
+      const sending = chunk.subarray(skipped)
       const started = yield* Clock.currentTimeMillis
-      const segment = Codec.encodeSegmentHead(chunk.length)
-      yield* head === undefined ? connection.write(segment, chunk) : connection.write(head, segment, chunk)
-      head = undefined
+      const segment = Codec.encodeSegmentHead(sending.length)
+      yield* withHead(segment, sending)
       yield* file.sent(chunk, (yield* Clock.currentTimeMillis) - started)
-      yield* onSent(chunk.length)
+      yield* onSent(sending.length)
     }
     const trailer = Codec.encodeTrailer(Codec.Trailer.Complete({ digest: hash.digest() }))
-    yield* head === undefined ? connection.write(trailer) : connection.write(head, trailer)
+    yield* withHead(trailer)
     return undefined
   }).pipe(
     Effect.catchTag("FileStoreError", (error) =>
-      connection.write(
+      withHead(
         Codec.encodeTrailer(Codec.Trailer.Aborted({ status: Codec.Status.InternalError, message: error.message }))
       ).pipe(Effect.as(error.message)))
   )
+}
+
+/** The digest of the whole of `file`, read through without sending it. */
+export const digestOfStream = (file: OpenStream, digest: Digest): Effect.Effect<Uint8Array, FileStoreError> =>
+  Effect.gen(function*() {
+    const hash = hasher(digest)
+    for (let chunk = yield* file.next; chunk.length > 0; chunk = yield* file.next) {
+      hash.update(chunk)
+      yield* file.sent(chunk, 0)
+    }
+    return hash.digest()
+  })
