@@ -16,12 +16,14 @@ import { formatBytes } from "../format/ByteSize.js"
 import { printable } from "../format/Printable.js"
 import { download } from "../programs/client/download.js"
 import { DEFAULT_TIMEOUT, type ServerAddress } from "../programs/client/exchange.js"
-import { list, stats } from "../programs/client/inquire.js"
+import { describeSaved, getMany } from "../programs/client/getMany.js"
+import { list, ls, stat, stats } from "../programs/client/inquire.js"
+import { DEFAULT_RETRIES } from "../programs/client/retry.js"
 import { type Digest, DIGEST_NAMES } from "../protocol/Digest.js"
 import { isAcceptableName } from "../services/FileName.js"
-import { type ClientFailure, clientFailure, EXIT_CODES } from "./clientFailure.js"
-import { printListing, printStats } from "./clientOutput.js"
-import { exitWith } from "./ExitCode.js"
+import { type ClientFailure, clientFailure, describeFailure, EXIT_CODES } from "./clientFailure.js"
+import { printFacts, printListing, printStats, printTreeEntries, treeJson } from "./clientOutput.js"
+import { ExitCode, exitWith } from "./ExitCode.js"
 
 const PROGRAM = "ferry-client"
 
@@ -32,21 +34,37 @@ const port = Args.integer({ name: "port" }).pipe(
     port >= 1 && port <= 65535 ? Effect.succeed(port) : Effect.fail(HelpDoc.p("PORT must be between 1 and 65535"))
   )
 )
-const name = Args.text({ name: "name" }).pipe(
+const words = Args.text({ name: "args" }).pipe(
   Args.withDescription(
-    "The file to download (a path relative to the server's directory); or, without DEST_DIR, `list` or `stats`."
-  )
-)
-const directory = Args.text({ name: "dest_dir" }).pipe(
-  Args.withDescription("The directory to save the file into."),
-  Args.optional
+    "NAME... DEST_DIR to download (a NAME ending in / is a whole directory), or one of: " +
+      "list, stats, ls [PATH], stat NAME."
+  ),
+  Args.atLeast(1)
 )
 const quiet = Options.boolean("quiet").pipe(
   Options.withAlias("q"),
   Options.withDescription("Print nothing but errors: no progress bar, no summary.")
 )
 const json = Options.boolean("json").pipe(
-  Options.withDescription("With `list` or `stats`: print JSON instead of text.")
+  Options.withDescription("With list, stats, ls or stat: print JSON instead of text.")
+)
+const recursive = Options.boolean("recursive").pipe(
+  Options.withAlias("r"),
+  Options.withDescription("With ls: the whole tree under PATH, not one level.")
+)
+const retries = Options.integer("retries").pipe(
+  Options.withFallbackConfig(Config.integer("FERRY_RETRIES")),
+  Options.withDefault(DEFAULT_RETRIES),
+  Options.withDescription(
+    "How many times a download tries again by itself, resuming, after a lost connection, a timeout or a " +
+      `busy server (0: never). Env: FERRY_RETRIES.`
+  ),
+  Options.mapEffect((n) =>
+    n >= 0 ? Effect.succeed(n) : Effect.fail(ValidationError.invalidValue(HelpDoc.p("--retries must be 0 or more")))
+  )
+)
+const noResume = Options.boolean("no-resume").pipe(
+  Options.withDescription("Start over, discarding what an earlier interrupted download of the file left.")
 )
 const timeout = Options.text("timeout").pipe(
   Options.withDefault(DEFAULT_TIMEOUT),
@@ -75,59 +93,140 @@ const reportCut = (shown: number, total: number, isQuiet: boolean) =>
     ? Console.error(`${PROGRAM}: listing cut: ${total - shown} more entries not shown`)
     : Effect.void
 
-const inquire = (server: ServerAddress, what: "list" | "stats", asJson: boolean, isQuiet: boolean) =>
-  what === "list"
-    ? Effect.flatMap(list(server), ({ entries, total }) =>
-      Effect.zipRight(printListing(entries, asJson), reportCut(entries.length, total, isQuiet)))
-    : Effect.flatMap(stats(server), (values) =>
-      printStats(values, asJson))
-
 const exitCodesHelp = Object.values(EXIT_CODES).map(([code, meaning]) => `  ${code}  ${meaning}`).join("\n")
-
-const saveFile = (
-  server: ServerAddress,
-  name: string,
-  directory: string,
-  isQuiet: boolean,
-  digest: Option.Option<Digest>
-) =>
-  download({
-    server,
-    name,
-    directory,
-    progress: !isQuiet,
-    digests: Option.match(digest, { onNone: () => DIGEST_NAMES, onSome: (only) => [only] })
-  }).pipe(
-    Effect.tap((saved) =>
-      isQuiet ? Effect.void : Console.error(`saved ${printable(saved.path)} (${formatBytes(saved.size)})`)
-    )
-  )
 
 const usage = (message: string) => exitWith(PROGRAM, EXIT_CODES.usage[0], message)
 
+interface Parsed {
+  readonly server: ServerAddress
+  readonly quiet: boolean
+  readonly json: boolean
+  readonly recursive: boolean
+  readonly digests: ReadonlyArray<Digest>
+  readonly resume: boolean
+  readonly retries: number
+}
+
+const notAName = (name: string) =>
+  `not a valid file name: ${printable(name)} (a relative path, without '.' or '..' segments)`
+
+const notifier = (quiet: boolean) => (line: string) => quiet ? Effect.void : Console.error(line)
+
+const listTree = (parsed: Parsed, path: string) => {
+  if (!parsed.json) return ls(parsed.server, { path, recursive: parsed.recursive }, printTreeEntries)
+  const document = treeJson()
+  return Effect.zipRight(document.start, ls(parsed.server, { path, recursive: parsed.recursive }, document.entries)).pipe(
+    Effect.zipRight(document.end)
+  )
+}
+
+const saveOne = (parsed: Parsed, name: string, directory: string) =>
+  download({
+    server: parsed.server,
+    name,
+    directory,
+    progress: !parsed.quiet,
+    digests: parsed.digests,
+    resume: parsed.resume,
+    retries: parsed.retries,
+    notify: notifier(parsed.quiet)
+  }).pipe(
+    Effect.tap((saved) =>
+      parsed.quiet ? Effect.void : Console.error(`saved ${printable(saved.path)} (${formatBytes(saved.size)})`)
+    )
+  )
+
+/** Several names, or a directory: every failure on its own line, then the summary; exit as the first failure. */
+const saveMany = (parsed: Parsed, names: ReadonlyArray<string>, directory: string) =>
+  Effect.gen(function*() {
+    const outcome = yield* getMany({
+      server: parsed.server,
+      names,
+      directory,
+      progress: !parsed.quiet,
+      digests: parsed.digests,
+      resume: parsed.resume,
+      retries: parsed.retries,
+      notify: notifier(parsed.quiet)
+    })
+    const described = outcome.failed.map(({ error, name }) => ({ name, ...describeFailure(parsed.server, name, error) }))
+    for (const { message, name } of described) yield* Console.error(`${PROGRAM}: ${printable(name)}: ${message}`)
+    if (!parsed.quiet || described.length > 0) yield* Console.error(`${describeSaved(outcome)} into ${printable(directory)}`)
+    if (described.length > 0) return yield* Effect.fail(new ExitCode({ code: described[0]!.code }))
+  })
+
 export const command = Command.make(
   PROGRAM,
-  { host, port, name, directory, quiet, json, timeout, digest },
+  { host, port, words, quiet, json, recursive, timeout, digest, retries, noResume },
   (args) => {
-    const server = { host: args.host, port: args.port, timeout: args.timeout }
-    const failed = (error: ClientFailure) => clientFailure(PROGRAM, server, args.name, error)
-    if (Option.isNone(args.directory)) {
-      return args.name === "list" || args.name === "stats"
-        ? Effect.catchAll(inquire(server, args.name, args.json, args.quiet), failed)
-        : usage("missing DEST_DIR: the directory to save the file into")
+    const parsed: Parsed = {
+      server: { host: args.host, port: args.port, timeout: args.timeout },
+      quiet: args.quiet,
+      json: args.json,
+      recursive: args.recursive,
+      digests: Option.match(args.digest, { onNone: () => DIGEST_NAMES, onSome: (only) => [only] }),
+      resume: !args.noResume,
+      retries: args.retries
     }
-    if (!isAcceptableName(args.name)) {
-      return usage(`not a valid file name: ${printable(args.name)} (a relative path, without '.' or '..' segments)`)
+    const [first, ...rest] = args.words
+    const failed = (name: string) => (error: ClientFailure) => clientFailure(PROGRAM, parsed.server, name, error)
+    switch (first) {
+      case "list":
+      case "stats":
+        if (rest.length > 0) return usage(`${first} takes no NAME or DEST_DIR`)
+        return first === "list"
+          ? Effect.flatMap(list(parsed.server), ({ entries, total }) =>
+            Effect.zipRight(printListing(entries, args.json), reportCut(entries.length, total, args.quiet))).pipe(
+              Effect.catchAll(failed(first))
+            )
+          : Effect.flatMap(stats(parsed.server), (values) => printStats(values, args.json)).pipe(
+            Effect.catchAll(failed(first))
+          )
+      case "ls": {
+        if (rest.length > 1) return usage("ls takes one PATH at most")
+        const path = (rest[0] ?? "").replace(/^\/+/, "")
+        if (path !== "" && !isAcceptableName(path.replace(/\/+$/, ""))) return usage(notAName(path))
+        return Effect.catchAll(listTree(parsed, path), failed(path === "" ? "/" : path))
+      }
+      case "stat": {
+        if (rest.length !== 1) return usage("stat takes exactly one NAME")
+        const name = rest[0]!
+        if (!isAcceptableName(name)) return usage(notAName(name))
+        return Effect.flatMap(stat(parsed.server, name, parsed.digests), (facts) => printFacts(name, facts, args.json))
+          .pipe(Effect.catchAll(failed(name)))
+      }
     }
-    return Effect.catchAll(saveFile(server, args.name, args.directory.value, args.quiet, args.digest), failed)
+    if (rest.length === 0) return usage("missing DEST_DIR: the directory to save into (see --help)")
+    const names = args.words.slice(0, -1)
+    const directory = args.words[args.words.length - 1]!
+    const invalid = names.find((name) => name !== "/" && !isAcceptableName(name.replace(/\/+$/, "")))
+    if (invalid !== undefined) return usage(notAName(invalid))
+    if (names.length === 1 && !names[0]!.endsWith("/")) {
+      return Effect.catchAll(saveOne(parsed, names[0]!, directory), failed(names[0]!))
+    }
+    return Effect.catchAll(
+      saveMany(parsed, names, directory),
+      (error) => error instanceof ExitCode ? Effect.fail(error) : failed(names.join(" "))(error)
+    )
   }
 ).pipe(Command.withDescription(HelpDoc.blocks([
-  HelpDoc.p("Downloads a file from a ferry server, lists the files in its cache, or shows its statistics."),
+  HelpDoc.p(
+    "Downloads files or whole directories from a ferry server (verified, resumed after an interruption), " +
+      "lists what it serves or holds in its cache, or shows a file's digest or the server's statistics."
+  ),
   HelpDoc.p("Examples:"),
   HelpDoc.p("  ferry-client localhost 9098 image.jpg .          save image.jpg into the current directory"),
   HelpDoc.p("  ferry-client localhost 9098 docs/a.txt /tmp -q   save docs/a.txt as /tmp/a.txt, quietly"),
   HelpDoc.p("  ferry-client localhost 9098 a.iso . --digest sha256   check the download with SHA-256"),
+  HelpDoc.p("  ferry-client localhost 9098 docs/ ~/dl             save every file under docs/ as ~/dl/docs/..."),
+  HelpDoc.p("  ferry-client localhost 9098 a.txt b/ c.bin /tmp    several names at once"),
+  HelpDoc.p("  ferry-client localhost 9098 ls docs -r             the files and folders under docs/"),
+  HelpDoc.p("  ferry-client localhost 9098 stat a.iso --json      size, time and digest of a.iso"),
   HelpDoc.p("  ferry-client localhost 9098 list                 list the server's cached files"),
+  HelpDoc.p(
+    "An interrupted download keeps what arrived in a hidden .NAME.ferry-partial file beside the destination; " +
+      "running the same command again resumes it (--no-resume starts over)."
+  ),
   HelpDoc.p("  ferry-client localhost 9098 list --json          the same, as JSON"),
   HelpDoc.p("  ferry-client localhost 9098 stats                the server's counters: hits, misses, bytes..."),
   HelpDoc.p(`Exit codes:\n${exitCodesHelp}`)

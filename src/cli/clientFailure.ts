@@ -19,35 +19,44 @@ export const EXIT_CODES = {
   destination: [7, "cannot write into the destination directory (missing, read-only, disk full)"],
   busy: [8, "the server is busy: try again later"],
   server: [9, "the server failed or refused the request"],
-  version: [10, "the server speaks another version of the ferry protocol"]
+  version: [10, "the server speaks another version of the ferry protocol"],
+  noListing: [11, "the server does not allow listing (ls, directory downloads)"],
+  locked: [12, "another ferry-client is downloading the same file into the same directory"]
 } as const satisfies Record<string, readonly [number, string]>
 
 export type ClientFailure = ConnectionError | ProtocolError | TransferError | DestinationError
 
 const NOTHING_SAVED = "nothing was saved"
+/** After a failure that left a partial file: the same command picks it up. */
+const KEPT = "what arrived is kept: run the same command again to resume"
 
-export const clientFailure = (
-  program: string,
+/** What a failure means to the user: the exit code and the one line that says what to do. */
+export interface Described {
+  readonly code: number
+  readonly message: string
+}
+
+export const describeFailure = (
   server: { readonly host: string; readonly port: number },
   name: string,
   error: ClientFailure
-): Effect.Effect<never, ExitCode> => {
+): Described => {
   const where = `${server.host}:${server.port}`
-  const fail = (code: readonly [number, string], message: string) => exitWith(program, code[0], message)
+  const fail = (code: readonly [number, string], message: string): Described => ({ code: code[0], message })
   switch (error._tag) {
     case "ConnectionError":
       switch (error.reason) {
         case "Refused":
           return fail(EXIT_CODES.connect, `cannot connect to ${where} (${error.message}): is the server running there?`)
         case "Stalled":
-          return fail(EXIT_CODES.connectionLost, `${where} stopped sending (try a longer --timeout): ${NOTHING_SAVED}`)
+          return fail(EXIT_CODES.connectionLost, `${where} stopped sending (try a longer --timeout): ${KEPT}`)
         default:
-          return fail(EXIT_CODES.connectionLost, `connection to ${where} lost (${error.message}): ${NOTHING_SAVED}`)
+          return fail(EXIT_CODES.connectionLost, `connection to ${where} lost (${error.message}): ${KEPT}`)
       }
     case "ProtocolError":
       switch (error.reason) {
         case "Truncated":
-          return fail(EXIT_CODES.connectionLost, `connection to ${where} closed mid-response: ${NOTHING_SAVED}`)
+          return fail(EXIT_CODES.connectionLost, `connection to ${where} closed mid-response: ${KEPT}`)
         case "UnsupportedVersion":
           return fail(
             EXIT_CODES.version,
@@ -58,7 +67,9 @@ export const clientFailure = (
           return fail(EXIT_CODES.corrupt, `invalid response from ${where} (${error.message}): is it a ferry server?`)
       }
     case "DestinationError":
-      return fail(EXIT_CODES.destination, `${printable(error.message)}: ${NOTHING_SAVED}`)
+      return error.reason === "Locked"
+        ? fail(EXIT_CODES.locked, printable(error.message))
+        : fail(EXIT_CODES.destination, printable(error.message))
     case "TransferError":
       switch (error.reason) {
         case "Corrupt":
@@ -66,12 +77,17 @@ export const clientFailure = (
         case "Aborted":
           return fail(
             EXIT_CODES.server,
-            `the server failed while sending ${printable(name)} (${printable(error.message)}): ${NOTHING_SAVED}`
+            `the server failed while sending ${printable(name)} (${printable(error.message)}): try again`
           )
         case "Refused":
           switch (error.status) {
             case Codec.Status.NotFound:
               return fail(EXIT_CODES.notFound, `no such file on ${where}: ${printable(name)}`)
+            case Codec.Status.ListingDisabled:
+              return fail(
+                EXIT_CODES.noListing,
+                `${where} does not allow listing (started with --no-listing): ask for files by name`
+              )
             case Codec.Status.Busy:
               return fail(EXIT_CODES.busy, `${where} is busy: try again later`)
             case Codec.Status.Timeout:
@@ -87,4 +103,15 @@ export const clientFailure = (
           }
       }
   }
+}
+
+/** Ends the command with the failure's exit code, after its one line on stderr. */
+export const clientFailure = (
+  program: string,
+  server: { readonly host: string; readonly port: number },
+  name: string,
+  error: ClientFailure
+): Effect.Effect<never, ExitCode> => {
+  const { code, message } = describeFailure(server, name, error)
+  return exitWith(program, code, message)
 }

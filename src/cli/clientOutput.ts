@@ -3,7 +3,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { formatBytes } from "../format/ByteSize.js"
 import { printable, printableJson } from "../format/Printable.js"
-import type { ListingEntry } from "../protocol/Codec.js"
+import type { FileFacts, ListingEntry, TreeEntry } from "../protocol/Codec.js"
 
 /** One file a line, sorted by name, names padded so that sizes line up. */
 export const printListing = (entries: ReadonlyArray<ListingEntry>, asJson: boolean) => {
@@ -42,4 +42,52 @@ export const printStats = (stats: Readonly<Record<string, number>>, asJson: bool
     ([name, value], i) => Console.log(`${names[i]!.padEnd(width)}  ${formatStat(name, value)}`),
     { discard: true }
   )
+}
+
+const SIZE_WIDTH = 10
+
+/** A modification time as `2026-12-02 04:41`, in UTC: the same for every reader of a log. */
+const formatTime = (ms: number): string => new Date(ms).toISOString().slice(0, 16).replace("T", " ")
+
+/** LS as text: one entry a line, type, size and time in fixed columns, so lines align as they stream. */
+export const printTreeEntries = (entries: ReadonlyArray<TreeEntry>) =>
+  Effect.forEach(entries, (entry) => {
+    const size = entry.type === "directory" ? "-" : formatBytes(entry.size)
+    const path = printable(entry.path) + (entry.type === "directory" ? "/" : "")
+    return Console.log(`${entry.type === "directory" ? "d" : "-"}  ${size.padStart(SIZE_WIDTH)}  ${formatTime(entry.mtimeMs)}  ${path}`)
+  }, { discard: true })
+
+/** LS as JSON: one document, `{"entries":[...]}`, written as the entries arrive. */
+export const treeJson = () => {
+  let first = true
+  const entryJson = (entry: TreeEntry) =>
+    printableJson({ path: entry.path, type: entry.type, size: entry.size, mtime: new Date(entry.mtimeMs).toISOString() })
+  return {
+    start: Effect.sync(() => process.stdout.write(`{"entries":[`)),
+    entries: (entries: ReadonlyArray<TreeEntry>) =>
+      Effect.sync(() => {
+        for (const entry of entries) {
+          process.stdout.write(`${first ? "" : ","}\n  ${entryJson(entry)}`)
+          first = false
+        }
+      }),
+    end: Effect.sync(() => process.stdout.write(`${first ? "" : "\n"}]}\n`))
+  }
+}
+
+/** STAT: the file's facts, as text lines or one JSON object. */
+export const printFacts = (name: string, facts: FileFacts, asJson: boolean) => {
+  const digest = Buffer.from(facts.value).toString("hex")
+  const version = Buffer.from(facts.version).toString("hex")
+  const mtime = new Date(facts.mtimeMs).toISOString()
+  if (asJson) {
+    return Console.log(printableJson({ name, size: facts.size, mtime, version, digest: { [facts.digest]: digest } }))
+  }
+  return Console.log([
+    `name      ${printable(name)}`,
+    `size      ${formatBytes(facts.size)} (${facts.size})`,
+    `modified  ${mtime}`,
+    `${facts.digest.padEnd(8)}  ${digest}`,
+    `version   ${version}`
+  ].join("\n"))
 }

@@ -13,16 +13,16 @@ describe("Progress.render", () => {
   const longLabel = `${"very/long/directory/".repeat(20)}file.bin`
 
   it("shows the percentage, bar, sizes, rate and time left", () => {
-    expect(Progress.render("file.bin", 512 * KiB, 1 * MiB, 2, 200)).toBe(`file.bin  ${numbers}`)
-    expect(Progress.render("big.iso", 1 * MiB, 10 * 1024 * MiB, 1, 200)).toContain("1 MiB/s  ETA 2:50:39")
-    expect(Progress.render("slow", 999, 1000, 1, 200)).toContain(" 99% [")
+    expect(Progress.render("file.bin", 0, 512 * KiB, 1 * MiB, 2, 200)).toBe(`file.bin  ${numbers}`)
+    expect(Progress.render("big.iso", 0, 1 * MiB, 10 * 1024 * MiB, 1, 200)).toContain("1 MiB/s  ETA 2:50:39")
+    expect(Progress.render("slow", 0, 999, 1000, 1, 200)).toContain(" 99% [")
   })
 
   it("shows an unknown time left before anything has arrived, and 100% for an empty file", () => {
-    expect(Progress.render("a", 0, 1000, 0, 200)).toContain(
+    expect(Progress.render("a", 0, 0, 1000, 0, 200)).toContain(
       "  0% [------------------------] 0 B/1000 B  0 B/s  ETA --:--"
     )
-    expect(Progress.render("empty", 0, 0, 0, 200)).toContain("100% [########################]")
+    expect(Progress.render("empty", 0, 0, 0, 0, 200)).toContain("100% [########################]")
   })
 
   it("cuts a long label from the left to fit the terminal, keeping the end of the name", () => {

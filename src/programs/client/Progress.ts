@@ -34,13 +34,21 @@ const keepEnd = (label: string, room: number): string => {
   return room > 1 ? `…${kept}` : ""
 }
 
-export const render = (label: string, done: number, total: number, elapsedSeconds: number, columns: number) => {
-  const fraction = total === 0 ? 1 : done / total
+/** The line for `initial + done` bytes of `total`, `done` of them in `elapsedSeconds`. */
+export const render = (
+  label: string,
+  initial: number,
+  done: number,
+  total: number,
+  elapsedSeconds: number,
+  columns: number
+) => {
+  const fraction = total === 0 ? 1 : (initial + done) / total
   const rate = elapsedSeconds > 0 ? done / elapsedSeconds : 0
-  const eta = rate > 0 ? (total - done) / rate : Infinity
+  const eta = rate > 0 ? (total - initial - done) / rate : Infinity
   const filled = Math.round(fraction * BAR_WIDTH)
   const bar = "#".repeat(filled) + "-".repeat(BAR_WIDTH - filled)
-  const numbers = `${String(Math.floor(fraction * 100)).padStart(3)}% [${bar}] ${formatBytes(done)}/${
+  const numbers = `${String(Math.floor(fraction * 100)).padStart(3)}% [${bar}] ${formatBytes(initial + done)}/${
     formatBytes(total)
   }  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`
   // The last column stays free: writing into it makes some terminals wrap, which breaks the redraw.
@@ -56,8 +64,12 @@ const silent: Progress = { advance: () => {} }
  * is not a terminal or `enabled` is false.
  */
 export const make = (options: {
-  readonly label: string
-  readonly total: number
+  /** What is downloading; a function when it changes as it goes (files done of a directory). */
+  readonly label: string | (() => string)
+  /** Bytes in all; a function when more become known as it goes. */
+  readonly total: number | (() => number)
+  /** Bytes done before this display began (a resumed download): not counted in the rate. */
+  readonly initial?: number
   readonly enabled: boolean
   readonly stream?: NodeJS.WriteStream
 }) =>
@@ -65,9 +77,12 @@ export const make = (options: {
     const stream = options.stream ?? process.stderr
     if (!options.enabled || !stream.isTTY) return silent
     const started = yield* Clock.currentTimeMillis
+    const initial = options.initial ?? 0
     let done = 0
     const draw = Effect.map(Clock.currentTimeMillis, (now) => {
-      const line = render(options.label, done, options.total, (now - started) / 1000, stream.columns || 80)
+      const label = typeof options.label === "function" ? options.label() : options.label
+      const total = typeof options.total === "function" ? options.total() : options.total
+      const line = render(label, initial, done, total, (now - started) / 1000, stream.columns || 80)
       stream.write(`\r${line}\x1b[K`)
     })
     yield* Effect.forkScoped(Effect.repeat(draw, Schedule.spaced(REDRAW)))

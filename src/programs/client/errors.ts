@@ -20,8 +20,10 @@ export class TransferError extends Data.TaggedError("TransferError")<{
 
 /** The local side of a download: the destination directory and the file written into it. */
 export class DestinationError extends Data.TaggedError("DestinationError")<{
-  readonly reason: "Missing" | "NotADirectory" | "NotWritable" | "NoSpace" | "Failed"
+  /** `Locked`: another client is downloading the same file into the same directory (`holder`, its pid). */
+  readonly reason: "Missing" | "NotADirectory" | "NotWritable" | "NoSpace" | "Failed" | "Locked"
   readonly path: string
+  readonly holder?: number
   readonly cause?: unknown
 }> {
   override get message(): string {
@@ -34,6 +36,8 @@ export class DestinationError extends Data.TaggedError("DestinationError")<{
         return `cannot write into ${this.path}: permission denied or read-only file system`
       case "NoSpace":
         return `no space left on the device holding ${this.path}`
+      case "Locked":
+        return `another ferry-client (pid ${this.holder}) is downloading ${this.path}: wait for it to finish`
       case "Failed":
         return `cannot write into ${this.path}${this.cause instanceof Error ? `: ${this.cause.message}` : ""}`
     }

@@ -1,8 +1,9 @@
-/** Opening a connection to a server and sending it one request, shared by every client command. */
+/** Opening a connection to a server and sending it requests, shared by every client command. */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ByteReader from "../../protocol/ByteReader.js"
 import * as Codec from "../../protocol/Codec.js"
+import type { ProtocolError } from "../../protocol/ProtocolError.js"
 import { ConnectionError } from "../../services/Connection.js"
 import { SocketClient } from "../../services/SocketClient.js"
 import { TransferError } from "./errors.js"
@@ -17,8 +18,18 @@ export interface ServerAddress {
 export const DEFAULT_TIMEOUT = "30 seconds"
 const CONNECT_TIMEOUT = "10 seconds"
 
-/** Connects, sends `request` and reads the head of the response; the connection lives in the scope. */
-export const exchange = (server: ServerAddress, request: Codec.Request) =>
+/** A connection to a server: requests go out in order, responses come back in the same order. */
+export interface Session {
+  readonly send: (request: Codec.Request) => Effect.Effect<void, ConnectionError>
+  /** The head of the next response, answering a request of `kind`; a failure status fails `Refused`. */
+  readonly response: (kind: Codec.Kind) => Effect.Effect<Codec.Response, ConnectionError | TransferError | ProtocolError>
+  readonly reader: ByteReader.ByteReader<ConnectionError>
+  /** Whether the server has answered anything on this connection yet. */
+  readonly answered: () => boolean
+}
+
+/** Connects; the connection lives in the scope. */
+export const connect = (server: ServerAddress) =>
   Effect.gen(function*() {
     const client = yield* SocketClient
     // A server that stops sending must not leave the client waiting forever.
@@ -31,11 +42,27 @@ export const exchange = (server: ServerAddress, request: Codec.Request) =>
         onTimeout: () => new ConnectionError({ reason: "Refused", cause: new Error("timed out") })
       })
     )
-    yield* connection.write(Codec.encodeRequest(request))
     const reader = ByteReader.make(connection.read, { reused: true })
-    const response = yield* Codec.readResponse(reader, Codec.kindOf(request))
-    if (response._tag === "Failure") {
-      return yield* new TransferError({ reason: "Refused", status: response.status, detail: response.message })
-    }
-    return { response, reader }
+    let answered = false
+    return {
+      reader,
+      answered: () => answered,
+      send: (request) => connection.write(Codec.encodeRequest(request)),
+      response: (kind) =>
+        Effect.flatMap(Codec.readResponse(reader, kind), (response) => {
+          answered = true
+          return response._tag === "Failure"
+            ? new TransferError({ reason: "Refused", status: response.status, detail: response.message })
+            : Effect.succeed(response)
+        })
+    } satisfies Session
+  })
+
+/** Connects, sends `request` and reads the head of the response; the connection lives in the scope. */
+export const exchange = (server: ServerAddress, request: Codec.Request) =>
+  Effect.gen(function*() {
+    const session = yield* connect(server)
+    yield* session.send(request)
+    const response = yield* session.response(Codec.kindOf(request))
+    return { response, reader: session.reader }
   })

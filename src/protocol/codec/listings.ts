@@ -132,10 +132,10 @@ const decodeEntries = (segment: Uint8Array) =>
  * Reads the entries of an LS answer, a segment at a time, handing each batch to `onEntries`;
  * returns how the listing ended.
  */
-export const readTree = <E, E2>(
+export const readTree = <E, E2, R>(
   reader: ByteReader<E>,
-  onEntries: (entries: ReadonlyArray<TreeEntry>) => Effect.Effect<void, E2>
-): Effect.Effect<{ readonly _tag: "Complete" } | Aborted, E | E2 | ProtocolError> =>
+  onEntries: (entries: ReadonlyArray<TreeEntry>) => Effect.Effect<void, E2, R>
+): Effect.Effect<{ readonly _tag: "Complete" } | Aborted, E | E2 | ProtocolError, R> =>
   Effect.gen(function*() {
     while (true) {
       const length = readU32(yield* reader.exactly(4), 0)

@@ -1,0 +1,237 @@
+/**
+ * Downloading several files in one command: the names given, and every file under each directory
+ * given (a name ending in `/`), into one directory with the tree recreated. Requests are pipelined
+ * over one connection; each file is verified, resumable and retried as a single download is, and a
+ * file that fails for good is named at the end without stopping the others.
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import { formatBytes } from "../../format/ByteSize.js"
+import type * as Codec from "../../protocol/Codec.js"
+import type { Digest } from "../../protocol/Digest.js"
+import type { ProtocolError } from "../../protocol/ProtocolError.js"
+import type { ConnectionError } from "../../services/Connection.js"
+import { isAcceptableName } from "../../services/FileName.js"
+import { localName, receiveInto, requestFor } from "./download.js"
+import { DestinationError, type TransferError } from "./errors.js"
+import { connect, type ServerAddress, type Session } from "./exchange.js"
+import { ls } from "./inquire.js"
+import * as Partial from "./Partial.js"
+import * as Progress from "./Progress.js"
+import { backoff, isTransient, retryReason } from "./retry.js"
+
+export type Failure = ConnectionError | ProtocolError | TransferError | DestinationError
+
+export interface ManyOptions {
+  readonly server: ServerAddress
+  /** Files, and directories (ending in `/`), as the server names them. */
+  readonly names: ReadonlyArray<string>
+  readonly directory: string
+  readonly progress: boolean
+  readonly digests: ReadonlyArray<Digest>
+  readonly resume: boolean
+  readonly retries: number
+  readonly notify: (line: string) => Effect.Effect<void>
+}
+
+/** A file to fetch: its name on the server, and its path under the destination directory. */
+interface Wanted {
+  readonly name: string
+  readonly saveAs: string
+}
+
+export interface ManyOutcome {
+  readonly saved: ReadonlyArray<{ readonly name: string; readonly path: string; readonly size: number }>
+  /** What failed for good: a file, or a directory that could not be listed. */
+  readonly failed: ReadonlyArray<{ readonly name: string; readonly error: Failure }>
+}
+
+/** Requests sent ahead of the response being read: enough to keep a connection busy with small files. */
+const PIPELINE_DEPTH = 16
+
+/** The files under a directory name, each saved under the directory's last segment. */
+const filesUnder = (server: ServerAddress, name: string, into: Array<Wanted>) => {
+  const path = name.replace(/\/+$/, "")
+  const base = path === "" ? "" : localName(path)
+  return ls(server, { path, recursive: true }, (entries: ReadonlyArray<Codec.TreeEntry>) =>
+    Effect.sync(() => {
+      for (const entry of entries) {
+        // A server's listing is not trusted with the local file system: only paths under the one asked for.
+        const inside = path === "" || entry.path.startsWith(`${path}/`)
+        if (entry.type !== "file" || !inside || !isAcceptableName(entry.path)) continue
+        const relative = path === "" ? entry.path : entry.path.slice(path.length + 1)
+        into.push({ name: entry.path, saveAs: base === "" ? relative : `${base}/${relative}` })
+      }
+    }))
+}
+
+type Prepared =
+  | { readonly _tag: "Sent"; readonly item: Wanted; readonly partial: Partial.Partial; readonly held: Option.Option<Codec.Resume>; readonly scope: Scope.CloseableScope }
+  | { readonly _tag: "Unopened"; readonly item: Wanted; readonly error: DestinationError }
+  /** Sending failed: the connection is lost. */
+  | { readonly _tag: "Cut"; readonly error: ConnectionError }
+
+interface Round {
+  /** Files saved or failed for good: not to be asked for again. */
+  readonly finished: ReadonlySet<Wanted>
+  /** Why the connection could not go on, if it could not. */
+  readonly cut?: Failure
+}
+
+export const getMany = (options: ManyOptions) =>
+  Effect.scoped(Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const saved: Array<ManyOutcome["saved"][number]> = []
+    const failed: Array<ManyOutcome["failed"][number]> = []
+
+    const listed: Array<Wanted> = []
+    for (const name of options.names) {
+      if (!name.endsWith("/")) listed.push({ name, saveAs: localName(name) })
+      else {
+        const listing = yield* Effect.either(filesUnder(options.server, name, listed))
+        if (listing._tag === "Left") failed.push({ name, error: listing.left })
+      }
+    }
+    // Two names landing on one local file: the first is fetched, the second named as failed.
+    const taken = new Set<string>()
+    const wanted = listed.filter((item) => {
+      if (!taken.has(item.saveAs)) return taken.add(item.saveAs)
+      failed.push({
+        name: item.name,
+        error: new DestinationError({ reason: "Failed", path: item.saveAs, cause: new Error("saved by another name too") })
+      })
+      return false
+    })
+
+    let filesDone = 0
+    let bytesTotal = 0
+    const progress = yield* Progress.make({
+      label: () => `${filesDone}/${wanted.length} files`,
+      total: () => bytesTotal,
+      enabled: options.progress
+    })
+    const seen = new Set<Wanted>()
+
+    const prepare = (item: Wanted) =>
+      Effect.gen(function*() {
+        const file = path.join(options.directory, item.saveAs)
+        yield* Effect.mapError(
+          fs.makeDirectory(path.dirname(file), { recursive: true }),
+          (cause) => new DestinationError({ reason: "Failed", path: path.dirname(file), cause })
+        )
+        const partial = yield* Partial.open(path.dirname(file), path.basename(file))
+        if (!options.resume) yield* partial.discard
+        return { partial, held: yield* partial.held }
+      })
+
+    const round = (todo: ReadonlyArray<Wanted>) =>
+      Effect.scoped(Effect.gen(function*() {
+        const finished = new Set<Wanted>()
+        const roundScope = yield* Effect.scope
+        const connected = yield* Effect.either(connect(options.server))
+        if (connected._tag === "Left") return { finished, cut: connected.left } satisfies Round
+        const session: Session = connected.right
+        const pipeline = yield* Queue.bounded<Prepared>(PIPELINE_DEPTH)
+
+        const sender = Effect.forEach(todo, (item) =>
+          Effect.gen(function*() {
+            const scope = yield* Scope.fork(roundScope, ExecutionStrategy.sequential)
+            const opened = yield* Effect.either(Scope.extend(prepare(item), scope))
+            if (opened._tag === "Left") {
+              yield* Scope.close(scope, Exit.void)
+              return yield* Queue.offer(pipeline, { _tag: "Unopened", item, error: opened.left })
+            }
+            const { held, partial } = opened.right
+            yield* session.send(requestFor(item.name, options.digests, held))
+            yield* Queue.offer(pipeline, { _tag: "Sent", item, partial, held, scope })
+          }), { discard: true }).pipe(
+            Effect.catchAll((error) => Queue.offer(pipeline, { _tag: "Cut", error }))
+          )
+        yield* Effect.forkScoped(sender)
+
+        for (const _ of todo) {
+          const prepared = yield* Queue.take(pipeline)
+          // A send that failed ends the round as a lost connection would.
+          if (prepared._tag === "Cut") return { finished, cut: prepared.error } satisfies Round
+          if (prepared._tag === "Unopened") {
+            failed.push({ name: prepared.item.name, error: prepared.error })
+            finished.add(prepared.item)
+            continue
+          }
+          const { held, item, partial, scope } = prepared
+          const receiving = {
+            name: item.name,
+            digests: options.digests,
+            notify: options.notify,
+            track: (head: Codec.FileHead) =>
+              Effect.sync(() => {
+                if (!seen.has(item)) {
+                  seen.add(item)
+                  bytesTotal += head.size
+                }
+                progress.advance(head.start)
+                return progress
+              })
+          }
+          const result = yield* Effect.either(receiveInto(session, receiving, partial, held)).pipe(
+            Effect.ensuring(Scope.close(scope, Exit.void))
+          )
+          if (result._tag === "Right") {
+            saved.push({ name: item.name, path: result.right.path, size: result.right.size })
+            finished.add(item)
+            filesDone++
+            continue
+          }
+          const error = result.left
+          // Its partial is gone: asked for again, from the start, in the next round.
+          if (error._tag === "ResumedCorrupt") {
+            yield* options.notify(`the bytes kept of ${item.name} do not match the file: fetching it again`)
+            continue
+          }
+          if (error._tag === "ConnectionError" || error._tag === "ProtocolError") {
+            return { finished, cut: error } satisfies Round
+          }
+          if (error._tag === "TransferError" && isTransient(error, { answeredBefore: true })) {
+            return { finished, cut: error } satisfies Round
+          }
+          failed.push({ name: item.name, error })
+          finished.add(item)
+          filesDone++
+        }
+        return { finished } satisfies Round
+      }))
+
+    const driver = yield* Schedule.driver(backoff(options.retries))
+    let todo: ReadonlyArray<Wanted> = wanted
+    while (todo.length > 0) {
+      const { cut, finished } = yield* round(todo)
+      todo = todo.filter((item) => !finished.has(item))
+      if (cut === undefined) continue
+      if (finished.size > 0) yield* driver.reset
+      const retry = isTransient(cut, { answeredBefore: true }) && todo.length > 0
+        ? yield* Effect.option(driver.next(undefined))
+        : Option.none()
+      if (Option.isNone(retry)) {
+        for (const item of todo) failed.push({ name: item.name, error: cut })
+        break
+      }
+      yield* options.notify(`${retryReason(cut)}: trying again for the ${todo.length} files left`)
+    }
+    return { saved, failed } satisfies ManyOutcome
+  }))
+
+export const describeSaved = (outcome: ManyOutcome): string => {
+  const bytes = outcome.saved.reduce((sum, file) => sum + file.size, 0)
+  const all = outcome.saved.length + outcome.failed.length
+  return outcome.failed.length === 0
+    ? `saved ${outcome.saved.length} files (${formatBytes(bytes)})`
+    : `saved ${outcome.saved.length} of ${all} (${formatBytes(bytes)}); ${outcome.failed.length} failed`
+}
