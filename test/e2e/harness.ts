@@ -216,10 +216,13 @@ const stop = (child: Child) =>
 export const startServer = (
   dir: string,
   extraArgs: ReadonlyArray<string> = [],
-  options: Pick<SpawnOptions, "env"> = {}
+  options: Pick<SpawnOptions, "env"> & { readonly port?: number } = {}
 ): Effect.Effect<Server, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const child = yield* Effect.acquireRelease(spawnChild(SERVER_BIN, [HOST, 0, dir, ...extraArgs], options), stop)
+    const child = yield* Effect.acquireRelease(
+      spawnChild(SERVER_BIN, [HOST, options.port ?? 0, dir, ...extraArgs], options),
+      stop
+    )
     const port = yield* child.waitForStderr((stderr) => LISTENING.exec(stderr)?.[1]).pipe(
       Effect.orDie,
       bounded("15 seconds", "waiting for the server to listen")

@@ -157,11 +157,16 @@ export const download = (options: DownloadOptions) =>
         Effect.catchTag("ResumedCorrupt", () => Effect.fail(mismatch(options.digests[0]!)))
       )
     }))
+    const transient = (error: Parameters<typeof isTransient>[0]) => isTransient(error, { answeredBefore })
+    let retried = 0
     return yield* attempt.pipe(Effect.retry(
       backoff(options.retries).pipe(
-        Schedule.whileInput((error: Parameters<typeof isTransient>[0]) => isTransient(error, { answeredBefore })),
+        Schedule.whileInput(transient),
+        // Told only of what is retried: the last failure is the command's to report.
         Schedule.tapInput((error: Parameters<typeof isTransient>[0]) =>
-          options.notify(`${retryReason(error)}: trying again, resuming from what has arrived`)
+          transient(error) && retried++ < options.retries
+            ? options.notify(`${retryReason(error)}: trying again, resuming from what has arrived`)
+            : Effect.void
         )
       )
     ))
