@@ -26,13 +26,13 @@ describe("Progress.render", () => {
   })
 
   it("cuts a long label from the left to fit the terminal, keeping the end of the name", () => {
-    const line = Progress.render(longLabel, 512 * KiB, 1 * MiB, 2, 80)
+    const line = Progress.render(longLabel, 0, 512 * KiB, 1 * MiB, 2, 80)
     expect(line.length).toBeLessThanOrEqual(79)
     expect(line).toMatch(/^…\S*file\.bin  /)
   })
 
   it("keeps every number whole when it cuts the label", () => {
-    expect(Progress.render(longLabel, 512 * KiB, 1 * MiB, 2, 80)).toBe(`…/file.bin  ${numbers}`)
+    expect(Progress.render(longLabel, 0, 512 * KiB, 1 * MiB, 2, 80)).toBe(`…/file.bin  ${numbers}`)
   })
 
   it.prop("is never longer than the terminal's width minus one", {
@@ -42,7 +42,7 @@ describe("Progress.render", () => {
     elapsed: FastCheck.double({ min: 0, max: 1e6, noNaN: true }),
     columns: FastCheck.integer({ min: 1, max: 300 })
   }, ({ columns, elapsed, label, part, total }) => {
-    const line = Progress.render(label, Math.floor(total * part), total, elapsed, columns)
+    const line = Progress.render(label, 0, Math.floor(total * part), total, elapsed, columns)
     expect(line.length).toBeLessThanOrEqual(columns - 1)
   })
 
@@ -50,7 +50,7 @@ describe("Progress.render", () => {
   it("cuts a label between characters, never inside one", () => {
     const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
     for (const columns of [80, 81]) {
-      expect(Progress.render("📄".repeat(60), 10, 100, 1, columns)).not.toMatch(loneSurrogate)
+      expect(Progress.render("📄".repeat(60), 0, 10, 100, 1, columns)).not.toMatch(loneSurrogate)
     }
   })
 })

@@ -47,7 +47,16 @@ const run = <A, E>(test: Effect.Effect<A, E, World>) =>
   )
 
 const get = (name: string, directory: string, digests: ReadonlyArray<Digest> = DIGEST_NAMES) =>
-  download({ server: FakeServer.address, name, directory, progress: false, digests })
+  download({
+    server: FakeServer.address,
+    name,
+    directory,
+    progress: false,
+    digests,
+    resume: true,
+    retries: 0,
+    notify: () => Effect.void
+  })
 
 const readFile = (file: string) => Effect.promise(() => fsp.readFile(file))
 
@@ -59,7 +68,7 @@ const rechunk = (chunks: ReadonlyArray<Uint8Array>, size: number): Array<Uint8Ar
 
 const closed = Exit.fail(new ConnectionError({ reason: "Closed" }))
 
-const PART_FILE = /^\..+\.[0-9a-f]{12}\.ferry-part$/
+const PART_FILE = /^\..+\.ferry-(partial|lock)$/
 
 describe("download: a complete response", () => {
   it.effect("saves several segments at DEST/<last segment of the name>, byte for byte, and nothing else", () =>

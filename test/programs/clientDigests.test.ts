@@ -34,7 +34,16 @@ const run = <A, E>(test: Effect.Effect<A, E, World>) =>
   )
 
 const get = (directory: string, digests: ReadonlyArray<Digest>) =>
-  download({ server: FakeServer.address, name: "docs/file.bin", directory, progress: false, digests })
+  download({
+    server: FakeServer.address,
+    name: "docs/file.bin",
+    directory,
+    progress: false,
+    digests,
+    resume: true,
+    retries: 0,
+    notify: () => Effect.void
+  })
 
 const content = Responses.pattern(200 * KiB + 7, 3)
 

@@ -77,7 +77,7 @@ export interface Partial {
    * Opens the partial for the body the server announced: kept up to `head.start` (fed into `hash`,
    * since the trailer's digest is of the whole file), the rest cut off; its version recorded. The
    * file stays open for the scope, and whatever was received is written out when it closes, however
-   * the attempt ends.
+   * the attempt ends (removed instead if the server named no version: it could not be resumed).
    */
   readonly begin: (head: Codec.FileHead, hash: Hasher) => Effect.Effect<Writer, DestinationError, Scope.Scope>
   /** Renames the verified partial into place; returns the final path. */
@@ -154,6 +154,7 @@ export const open = (directory: string, fileName: string) =>
       return Option.some({ offset, version })
     }).pipe(Effect.orElseSucceed(() => Option.none<Codec.Resume>()))
 
+    let committed = false
     const begin = (head: Codec.FileHead, hash: Hasher) =>
       Effect.gen(function*() {
         const writing = toDestinationError(dataPath)
@@ -209,8 +210,14 @@ export const open = (directory: string, fileName: string) =>
           yield* written
           yield* Scope.close(fileScope, Exit.void)
         })
-        // Whatever arrived is kept for the next attempt, however this one ends.
-        yield* Effect.addFinalizer(() => Effect.ignore(finish))
+        // Whatever arrived is kept for the next attempt, however this one ends; unless the server
+        // named no version, when nothing could be resumed from it.
+        const resumable = !Codec.isNoVersion(head.version)
+        yield* Effect.addFinalizer(() =>
+          Effect.ignore(finish).pipe(
+            Effect.zipRight(resumable || committed ? Effect.void : Effect.ignore(fs.remove(dataPath)))
+          )
+        )
         return { write, finish } satisfies Writer
       })
 
@@ -219,6 +226,7 @@ export const open = (directory: string, fileName: string) =>
       begin,
       commit: Effect.gen(function*() {
         yield* Effect.mapError(fs.rename(dataPath, finalPath), failed)
+        committed = true
         yield* Effect.ignore(fs.remove(statePath))
         return finalPath
       }),
