@@ -1,6 +1,7 @@
 /**
  * An in-memory FileStore for tests, with controls to change files, hold reads at a gate, inject
- * faults and count reads, so tests wait on events instead of sleeping.
+ * faults and count reads, so tests wait on events instead of sleeping. Its directories are the ones
+ * its names imply: there are no empty directories, and no symlinks.
  */
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -14,6 +15,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import { isAcceptableName } from "../services/FileName.js"
 import type { FileInfo, OpenFile } from "../services/FileStore.js"
 import { FileStore, FileStoreError, readWhole, sameVersion } from "../services/FileStore.js"
+import { listNames } from "./internal/listNames.js"
 
 /** Where an injected fault strikes: at open, or once this many bytes have been read. */
 export type FaultPoint = { readonly at: "open" } | { readonly at: number }
@@ -247,6 +249,12 @@ export const make = Effect.gen(function*() {
     // The path (and the faults) of any open file, read in one piece.
     read: (info) => Effect.scoped(Effect.flatMap(open(info), (file) => readWhole(file, new Uint8Array(info.size)))),
     open,
+    // A snapshot of the names as they are when the listing starts.
+    list: (path, { recursive }) =>
+      Stream.unwrap(Effect.map(Ref.get(state), (s) => {
+        const entries = listNames(s.files, path, recursive)
+        return entries === undefined ? Stream.fail(notFound(path)) : Stream.fromIterable(entries)
+      })),
     openHandles: Ref.get(handles)
   })
 

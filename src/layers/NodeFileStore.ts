@@ -1,19 +1,22 @@
 /**
  * The live FileStore: regular files under one real directory, confined by their resolved paths and
- * read through handles that are checked to be exactly the version that was looked up.
+ * read through handles that are checked to be exactly the version that was looked up; listings are
+ * walked in `internal/listTree.ts`, confined the same way.
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { BigIntStats } from "node:fs"
 import * as fs from "node:fs"
 import { constants } from "node:fs"
 import * as fsp from "node:fs/promises"
 import { isAcceptableName } from "../services/FileName.js"
-import type { FileInfo, OpenFile } from "../services/FileStore.js"
+import type { DirEntry, FileInfo, OpenFile } from "../services/FileStore.js"
 import { FileStore, FileStoreError, readWhole, sameVersion } from "../services/FileStore.js"
+import { entryOf, isInside, listTree } from "./internal/listTree.js"
 
 export class DirectoryError extends Data.TaggedError("DirectoryError")<{
   readonly reason: "Missing" | "NotADirectory" | "Unreadable"
@@ -102,21 +105,28 @@ export const make = (root: string): Effect.Effect<FileStore["Type"], DirectoryEr
     const prefix = realRoot.endsWith("/") ? realRoot : `${realRoot}/`
     const handles = yield* Ref.make(0)
 
-    // Every failure is NotFound: a name that leaves the directory must look like a missing file.
-    const resolve = (name: string): Effect.Effect<{ real: string; stats: BigIntStats }, FileStoreError> =>
+    // Every failure is NotFound: a name that leaves the directory must look like a missing file. The
+    // directory itself is inside: a listing of "" (or of a symlink to it) starts there.
+    const locate = (name: string): Effect.Effect<{ real: string; stats: BigIntStats }, FileStoreError> =>
       Effect.gen(function*() {
-        if (!isAcceptableName(name)) return yield* fail("NotFound", name)
         const real = yield* Effect.tryPromise({
           try: () => fsp.realpath(`${prefix}${name}`),
           catch: () => fail("NotFound", name)
         })
-        if (!real.startsWith(prefix)) return yield* fail("NotFound", name)
+        if (!isInside(prefix, real)) return yield* fail("NotFound", name)
         const stats = yield* Effect.tryPromise({
           try: () => fsp.stat(real, { bigint: true }),
           catch: () => fail("NotFound", name)
         })
-        if (!stats.isFile()) return yield* fail("NotFound", name)
         return { real, stats }
+      })
+
+    const resolve = (name: string): Effect.Effect<{ real: string; stats: BigIntStats }, FileStoreError> =>
+      Effect.gen(function*() {
+        if (!isAcceptableName(name)) return yield* fail("NotFound", name)
+        const found = yield* locate(name)
+        if (!found.stats.isFile()) return yield* fail("NotFound", name)
+        return found
       })
 
     // The file (device and inode) each name was last resolved to inside the directory. A `stat` of the
@@ -227,7 +237,23 @@ export const make = (root: string): Effect.Effect<FileStore["Type"], DirectoryEr
         // Not from Buffer's shared pool: a small cached file would otherwise pin a whole pool slab.
         readWhole(file, Buffer.allocUnsafeSlow(info.size))))
 
-    return FileStore.of({ stat, read, open, openHandles: Ref.get(handles) })
+    const list = (path: string, options: { readonly recursive: boolean }): Stream.Stream<DirEntry, FileStoreError> =>
+      Stream.unwrap(Effect.gen(function*() {
+        if (path !== "" && !isAcceptableName(path)) return yield* fail("NotFound", path)
+        const { real, stats } = yield* locate(path)
+        if (stats.isFile()) return Stream.make(entryOf(path, stats))
+        if (!stats.isDirectory()) return yield* fail("NotFound", path)
+        return listTree({ path, real, stats }, {
+          prefix,
+          recursive: options.recursive,
+          failure: (cause) => {
+            const code = errorCode(cause)
+            return code === "ENOENT" || code === "ENOTDIR" ? fail("NotFound", path) : fail("Unreadable", path, cause)
+          }
+        })
+      }))
+
+    return FileStore.of({ stat, read, open, list, openHandles: Ref.get(handles) })
   })
 
 export const layer = (root: string): Layer.Layer<FileStore, DirectoryError> => Layer.effect(FileStore, make(root))
