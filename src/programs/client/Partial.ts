@@ -184,7 +184,10 @@ export const open = (directory: string, fileName: string) =>
         // Pieces are gathered into large writes, a trip to the file system's thread pool per batch
         // rather than per piece; one batch is written while the next fills, so that the disk and the
         // network work at the same time.
-        const batches = [Buffer.allocUnsafe(WRITE_BATCH_BYTES), Buffer.allocUnsafe(WRITE_BATCH_BYTES)]
+        // No larger than the body, and the second only once the first is full: a small file costs
+        // one small buffer.
+        const batchBytes = Math.max(1, Math.min(WRITE_BATCH_BYTES, head.size - head.start))
+        const batches: Array<Buffer> = [Buffer.allocUnsafe(batchBytes)]
         let batch = batches[0]!
         let batched = 0
         let writingBatch: Fiber.Fiber<void, DestinationError> | undefined
@@ -194,15 +197,15 @@ export const open = (directory: string, fileName: string) =>
           if (batched === 0) return
           const full = batch.subarray(0, batched)
           writingBatch = yield* Effect.forkIn(Effect.mapError(file.writeAll(full), writing), fileScope)
-          batch = batch === batches[0] ? batches[1]! : batches[0]!
+          batch = batch === batches[0] ? (batches[1] ??= Buffer.allocUnsafe(batchBytes)) : batches[0]!
           batched = 0
         })
         const write = (bytes: Uint8Array): Effect.Effect<void, DestinationError> =>
           Effect.suspend(() => {
-            const taken = Math.min(bytes.length, WRITE_BATCH_BYTES - batched)
+            const taken = Math.min(bytes.length, batchBytes - batched)
             batch.set(bytes.subarray(0, taken), batched)
             batched += taken
-            if (batched < WRITE_BATCH_BYTES) return Effect.void
+            if (batched < batchBytes) return Effect.void
             return taken === bytes.length ? flush : Effect.zipRight(flush, write(bytes.subarray(taken)))
           })
         const finish = Effect.gen(function*() {

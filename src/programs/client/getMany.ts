@@ -55,6 +55,8 @@ export interface ManyOutcome {
 
 /** Requests sent ahead of the response being read: enough to keep a connection busy with small files. */
 const PIPELINE_DEPTH = 16
+/** Partials opened at the same time, ahead of their requests. */
+const OPEN_BATCH = 8
 
 /** The files under a directory name, each saved under the directory's last segment. */
 const filesUnder = (server: ServerAddress, name: string, into: Array<Wanted>) => {
@@ -141,18 +143,35 @@ export const getMany = (options: ManyOptions) =>
         const session: Session = connected.right
         const pipeline = yield* Queue.bounded<Prepared>(PIPELINE_DEPTH)
 
-        const sender = Effect.forEach(todo, (item) =>
+        const open = (item: Wanted) =>
           Effect.gen(function*() {
             const scope = yield* Scope.fork(roundScope, ExecutionStrategy.sequential)
             const opened = yield* Effect.either(Scope.extend(prepare(item), scope))
-            if (opened._tag === "Left") {
-              yield* Scope.close(scope, Exit.void)
-              return yield* Queue.offer(pipeline, { _tag: "Unopened", item, error: opened.left })
-            }
-            const { held, partial } = opened.right
-            yield* session.send(requestFor(item.name, options.digests, held))
-            yield* Queue.offer(pipeline, { _tag: "Sent", item, partial, held, scope })
-          }), { discard: true }).pipe(
+            if (opened._tag === "Right") return { item, scope, ...opened.right, error: undefined }
+            yield* Scope.close(scope, Exit.void)
+            return { item, error: opened.left, scope: undefined, partial: undefined, held: undefined }
+          })
+        // Partials are opened a batch at a time, side by side (each takes a few trips to the disk);
+        // requests go out in order.
+        const batches = Array.from(
+          { length: Math.ceil(todo.length / OPEN_BATCH) },
+          (_, i) => todo.slice(i * OPEN_BATCH, (i + 1) * OPEN_BATCH)
+        )
+        const sender = Effect.forEach(batches, (batch) =>
+          Effect.flatMap(
+            Effect.forEach(batch, open, { concurrency: OPEN_BATCH }),
+            (opened) =>
+              Effect.forEach(opened, (prepared) => {
+                if (prepared.error !== undefined) {
+                  return Queue.offer(pipeline, { _tag: "Unopened", item: prepared.item, error: prepared.error })
+                }
+                const { held, item, partial, scope } = prepared
+                return Effect.zipRight(
+                  session.send(requestFor(item.name, options.digests, held)),
+                  Queue.offer(pipeline, { _tag: "Sent", item, partial, held, scope })
+                )
+              }, { discard: true })
+          ), { discard: true }).pipe(
             Effect.catchAll((error) => Queue.offer(pipeline, { _tag: "Cut", error }))
           )
         yield* Effect.forkScoped(sender)
