@@ -88,6 +88,10 @@ export const receiveInto = (
       return yield* new ProtocolError({ reason: "Malformed", detail: `file checked with ${response.digest}, not offered` })
     }
     const { size, start } = response
+    const asked = Option.match(held, { onNone: () => 0, onSome: (resume) => resume.offset })
+    if (start !== 0 && start !== asked) {
+      return yield* new ProtocolError({ reason: "Malformed", detail: `body from ${start}, asked from ${asked}` })
+    }
     const label = printable(receiving.name)
     if (start > 0) {
       yield* receiving.notify(`resuming ${label} at ${formatBytes(start)} of ${formatBytes(size)}`)

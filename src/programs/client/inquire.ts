@@ -5,6 +5,7 @@
 import * as Effect from "effect/Effect"
 import * as Codec from "../../protocol/Codec.js"
 import type { Digest } from "../../protocol/Digest.js"
+import { ProtocolError } from "../../protocol/ProtocolError.js"
 import { TransferError } from "./errors.js"
 import { exchange, type ServerAddress } from "./exchange.js"
 
@@ -46,5 +47,8 @@ export const stat = (server: ServerAddress, name: string, digests: ReadonlyArray
   Effect.scoped(Effect.gen(function*() {
     const { response } = yield* exchange(server, Codec.Request.Stat({ name, digests }))
     if (response._tag !== "Facts") return yield* unexpected(response, "a STAT")
+    if (!digests.includes(response.facts.digest)) {
+      return yield* new ProtocolError({ reason: "Malformed", detail: `digest ${response.facts.digest}, not offered` })
+    }
     return response.facts
   }))
