@@ -51,11 +51,11 @@ const formatTime = (ms: number): string => new Date(ms).toISOString().slice(0, 1
 
 /** LS as text: one entry a line, type, size and time in fixed columns, so lines align as they stream. */
 export const printTreeEntries = (entries: ReadonlyArray<TreeEntry>) =>
-  Effect.forEach(entries, (entry) => {
+  entries.length === 0 ? Effect.void : Console.log(entries.map((entry) => {
     const size = entry.type === "directory" ? "-" : formatBytes(entry.size)
     const path = printable(entry.path) + (entry.type === "directory" ? "/" : "")
-    return Console.log(`${entry.type === "directory" ? "d" : "-"}  ${size.padStart(SIZE_WIDTH)}  ${formatTime(entry.mtimeMs)}  ${path}`)
-  }, { discard: true })
+    return `${entry.type === "directory" ? "d" : "-"}  ${size.padStart(SIZE_WIDTH)}  ${formatTime(entry.mtimeMs)}  ${path}`
+  }).join("\n"))
 
 /** LS as JSON: one document, `{"entries":[...]}`, written as the entries arrive. */
 export const treeJson = () => {
@@ -66,10 +66,9 @@ export const treeJson = () => {
     start: Effect.sync(() => process.stdout.write(`{"entries":[`)),
     entries: (entries: ReadonlyArray<TreeEntry>) =>
       Effect.sync(() => {
-        for (const entry of entries) {
-          process.stdout.write(`${first ? "" : ","}\n  ${entryJson(entry)}`)
-          first = false
-        }
+        if (entries.length === 0) return
+        process.stdout.write(`${first ? "" : ","}\n  ${entries.map(entryJson).join(",\n  ")}`)
+        first = false
       }),
     end: Effect.sync(() => process.stdout.write(`${first ? "" : "\n"}]}\n`))
   }
