@@ -1,6 +1,6 @@
 /**
- * Running a command as a process: exit with the code the command chose, 2 for invalid arguments
- * (once @effect/cli has said what was wrong), 1 with a one-line message for anything unexpected.
+ * Running a command as a process: exit with the code the command chose, 2 with a one-line message
+ * for invalid arguments, 1 with a one-line message for anything unexpected.
  */
 import type * as CliApp from "@effect/cli/CliApp"
 import * as Command from "@effect/cli/Command"
@@ -10,12 +10,14 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Config from "effect/Config"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import packageJson from "../../package.json" with { type: "json" }
 import { ExitCode, exitWith, teardown } from "./ExitCode.js"
+import { colourWanted, describe, parserConsole } from "./parserOutput.js"
 
 const USAGE = 2
 
@@ -36,9 +38,22 @@ export const runCommand = <Name extends string, A>(
   const minimumLevel = options.logLevelVariable === undefined
     ? Effect.succeed(LogLevel.Info)
     : Config.logLevel(options.logLevelVariable).pipe(Config.withDefault(LogLevel.Info))
-  Command.run(command, { name, version: packageJson.version })(process.argv).pipe(
+  // @effect/cli prints to a console of its own (see parserOutput.ts); the handler prints to the real one.
+  const parseAndRun = Effect.gen(function*() {
+    const real = yield* Effect.console
+    const parserOutput = parserConsole(real, yield* colourWanted)
+    const handled = Command.transformHandler(command, Console.withConsole(real))
+    return yield* Console.withConsole(
+      Command.run(handled, { name, version: packageJson.version })(process.argv),
+      parserOutput
+    )
+  })
+  parseAndRun.pipe(
     (run) => Effect.flatMap(minimumLevel, (level) => Logger.withMinimumLogLevel(run, level)),
-    Effect.catchIf(ValidationError.isValidationError, () => Effect.fail(new ExitCode({ code: USAGE }))),
+    Effect.catchIf(
+      ValidationError.isValidationError,
+      (error) => exitWith(name, USAGE, `${describe(error)}: see ${name} --help`)
+    ),
     Effect.catchTag("ConfigError", (error) => exitWith(name, USAGE, error.message)),
     Effect.catchAllDefect((defect) => exitWith(name, 1, `internal error: ${String(defect)}`)),
     // Only what @effect/cli needs: the whole NodeContext would bundle, and load, far more.
