@@ -95,7 +95,7 @@ const reportCut = (shown: number, total: number, isQuiet: boolean) =>
 
 const exitCodesHelp = Object.values(EXIT_CODES).map(([code, meaning]) => `  ${code}  ${meaning}`).join("\n")
 
-const usage = (message: string) => exitWith(PROGRAM, EXIT_CODES.usage[0], message)
+const usage = (message: string) => exitWith(PROGRAM, EXIT_CODES.usage[0], `${message}: see ${PROGRAM} --help`)
 
 interface Parsed {
   readonly server: ServerAddress
@@ -115,9 +115,10 @@ const notifier = (quiet: boolean) => (line: string) => quiet ? Effect.void : Con
 const listTree = (parsed: Parsed, path: string) => {
   if (!parsed.json) return ls(parsed.server, { path, recursive: parsed.recursive }, printTreeEntries)
   const document = treeJson()
-  return Effect.zipRight(document.start, ls(parsed.server, { path, recursive: parsed.recursive }, document.entries)).pipe(
-    Effect.zipRight(document.end)
-  )
+  return Effect.zipRight(document.start, ls(parsed.server, { path, recursive: parsed.recursive }, document.entries))
+    .pipe(
+      Effect.zipRight(document.end)
+    )
 }
 
 const saveOne = (parsed: Parsed, name: string, directory: string) =>
@@ -149,9 +150,14 @@ const saveMany = (parsed: Parsed, names: ReadonlyArray<string>, directory: strin
       retries: parsed.retries,
       notify: notifier(parsed.quiet)
     })
-    const described = outcome.failed.map(({ error, name }) => ({ name, ...describeFailure(parsed.server, name, error) }))
+    const described = outcome.failed.map(({ error, name }) => ({
+      name,
+      ...describeFailure(parsed.server, name, error)
+    }))
     for (const { message, name } of described) yield* Console.error(`${PROGRAM}: ${printable(name)}: ${message}`)
-    if (!parsed.quiet || described.length > 0) yield* Console.error(`${describeSaved(outcome)} into ${printable(directory)}`)
+    if (!parsed.quiet || described.length > 0) {
+      yield* Console.error(`${describeSaved(outcome)} into ${printable(directory)}`)
+    }
     if (described.length > 0) return yield* Effect.fail(new ExitCode({ code: described[0]!.code }))
   })
 
@@ -175,10 +181,13 @@ export const command = Command.make(
       case "stats":
         if (rest.length > 0) return usage(`${first} takes no NAME or DEST_DIR`)
         return first === "list"
-          ? Effect.flatMap(list(parsed.server), ({ entries, total }) =>
-            Effect.zipRight(printListing(entries, args.json), reportCut(entries.length, total, args.quiet))).pipe(
-              Effect.catchAll(failed(first))
-            )
+          ? Effect.flatMap(
+            list(parsed.server),
+            ({ entries, total }) =>
+              Effect.zipRight(printListing(entries, args.json), reportCut(entries.length, total, args.quiet))
+          ).pipe(
+            Effect.catchAll(failed(first))
+          )
           : Effect.flatMap(stats(parsed.server), (values) => printStats(values, args.json)).pipe(
             Effect.catchAll(failed(first))
           )
@@ -196,7 +205,7 @@ export const command = Command.make(
           .pipe(Effect.catchAll(failed(name)))
       }
     }
-    if (rest.length === 0) return usage("missing DEST_DIR: the directory to save into (see --help)")
+    if (rest.length === 0) return usage("missing DEST_DIR: the directory to save into")
     const names = args.words.slice(0, -1)
     const directory = args.words[args.words.length - 1]!
     const invalid = names.find((name) => name !== "/" && !isAcceptableName(name.replace(/\/+$/, "")))
@@ -215,19 +224,19 @@ export const command = Command.make(
       "lists what it serves or holds in its cache, or shows a file's digest or the server's statistics."
   ),
   HelpDoc.p("Examples:"),
-  HelpDoc.p("  ferry-client localhost 9098 image.jpg .          save image.jpg into the current directory"),
-  HelpDoc.p("  ferry-client localhost 9098 docs/a.txt /tmp -q   save docs/a.txt as /tmp/a.txt, quietly"),
-  HelpDoc.p("  ferry-client localhost 9098 a.iso . --digest sha256   check the download with SHA-256"),
-  HelpDoc.p("  ferry-client localhost 9098 docs/ ~/dl             save every file under docs/ as ~/dl/docs/..."),
-  HelpDoc.p("  ferry-client localhost 9098 a.txt b/ c.bin /tmp    several names at once"),
-  HelpDoc.p("  ferry-client localhost 9098 ls docs -r             the files and folders under docs/"),
-  HelpDoc.p("  ferry-client localhost 9098 stat a.iso --json      size, time and digest of a.iso"),
-  HelpDoc.p("  ferry-client localhost 9098 list                 list the server's cached files"),
+  HelpDoc.p("  ferry-client localhost 9098 image.jpg .             save image.jpg into the current directory"),
+  HelpDoc.p("  ferry-client localhost 9098 docs/a.txt /tmp -q      save docs/a.txt as /tmp/a.txt, quietly"),
+  HelpDoc.p("  ferry-client localhost 9098 a.iso . --digest sha256  check the download with SHA-256"),
+  HelpDoc.p("  ferry-client localhost 9098 docs/ ~/dl              save every file under docs/ as ~/dl/docs/..."),
+  HelpDoc.p("  ferry-client localhost 9098 a.txt b/ c.bin /tmp     several names at once"),
+  HelpDoc.p("  ferry-client localhost 9098 ls docs -r              the files and folders under docs/"),
+  HelpDoc.p("  ferry-client localhost 9098 stat a.iso --json       size, time and digest of a.iso"),
+  HelpDoc.p("  ferry-client localhost 9098 list                    list the server's cached files"),
   HelpDoc.p(
     "An interrupted download keeps what arrived in a hidden .NAME.ferry-partial file beside the destination; " +
       "running the same command again resumes it (--no-resume starts over)."
   ),
-  HelpDoc.p("  ferry-client localhost 9098 list --json          the same, as JSON"),
-  HelpDoc.p("  ferry-client localhost 9098 stats                the server's counters: hits, misses, bytes..."),
+  HelpDoc.p("  ferry-client localhost 9098 list --json             the same, as JSON"),
+  HelpDoc.p("  ferry-client localhost 9098 stats                   the server's counters: hits, misses, bytes..."),
   HelpDoc.p(`Exit codes:\n${exitCodesHelp}`)
 ])))

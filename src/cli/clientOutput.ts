@@ -51,17 +51,26 @@ const formatTime = (ms: number): string => new Date(ms).toISOString().slice(0, 1
 
 /** LS as text: one entry a line, type, size and time in fixed columns, so lines align as they stream. */
 export const printTreeEntries = (entries: ReadonlyArray<TreeEntry>) =>
-  entries.length === 0 ? Effect.void : Console.log(entries.map((entry) => {
-    const size = entry.type === "directory" ? "-" : formatBytes(entry.size)
-    const path = printable(entry.path) + (entry.type === "directory" ? "/" : "")
-    return `${entry.type === "directory" ? "d" : "-"}  ${size.padStart(SIZE_WIDTH)}  ${formatTime(entry.mtimeMs)}  ${path}`
-  }).join("\n"))
+  entries.length === 0 ? Effect.void : Console.log(
+    entries.map((entry) => {
+      const size = entry.type === "directory" ? "-" : formatBytes(entry.size)
+      const path = printable(entry.path) + (entry.type === "directory" ? "/" : "")
+      return `${entry.type === "directory" ? "d" : "-"}  ${size.padStart(SIZE_WIDTH)}  ${
+        formatTime(entry.mtimeMs)
+      }  ${path}`
+    }).join("\n")
+  )
 
 /** LS as JSON: one document, `{"entries":[...]}`, written as the entries arrive. */
 export const treeJson = () => {
   let first = true
   const entryJson = (entry: TreeEntry) =>
-    printableJson({ path: entry.path, type: entry.type, size: entry.size, mtime: new Date(entry.mtimeMs).toISOString() })
+    printableJson({
+      path: entry.path,
+      type: entry.type,
+      size: entry.size,
+      mtime: new Date(entry.mtimeMs).toISOString()
+    })
   return {
     start: Effect.sync(() => process.stdout.write(`{"entries":[`)),
     entries: (entries: ReadonlyArray<TreeEntry>) =>

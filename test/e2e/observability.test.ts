@@ -149,8 +149,12 @@ describe("request log", () => {
       const connection = yield* rawConnect(server.port)
       const client = `${connection.socket.localAddress}:${connection.socket.localPort}`
       yield* connection.write(getRequest("big.bin"))
-      expect(yield* Codec.readResponse(connection.reader, Codec.Kind.Get)).toMatchObject({ _tag: "File", size: BIG, digest: "xxh3-128", start: 0 }
-      )
+      expect(yield* Codec.readResponse(connection.reader, Codec.Kind.Get)).toMatchObject({
+        _tag: "File",
+        size: BIG,
+        digest: "xxh3-128",
+        start: 0
+      })
       yield* connection.reader.exactly(MiB)
       connection.socket.resetAndDestroy()
 

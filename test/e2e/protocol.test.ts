@@ -162,8 +162,12 @@ layer(running, { excludeTestServices: true })("protocol abuse", (it) => {
       yield* Effect.scoped(Effect.gen(function*() {
         const connection = yield* rawConnect(server.port)
         yield* connection.write(getRequest("b.bin"))
-        expect(yield* Codec.readResponse(connection.reader, Codec.Kind.Get)).toMatchObject({ _tag: "File", size: FILES["b.bin"], digest: "xxh3-128", start: 0 }
-        )
+        expect(yield* Codec.readResponse(connection.reader, Codec.Kind.Get)).toMatchObject({
+          _tag: "File",
+          size: FILES["b.bin"],
+          digest: "xxh3-128",
+          start: 0
+        })
         connection.socket.resetAndDestroy()
       }))
       const dest = yield* tempDir("ferry-e2e-dest-")

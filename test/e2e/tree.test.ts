@@ -9,7 +9,17 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
-import { expectOneLine, HOST, listDir, runClient, type Server, sha256File, startServer, tempDir, writeRandomFile } from "./harness.js"
+import {
+  expectOneLine,
+  HOST,
+  listDir,
+  runClient,
+  type Server,
+  sha256File,
+  startServer,
+  tempDir,
+  writeRandomFile
+} from "./harness.js"
 
 /** Every regular file under `dir`, by its path relative to it, following nothing. */
 const filesUnder = (dir: string): Effect.Effect<Array<string>> =>
@@ -90,7 +100,12 @@ layer(tree, { excludeTestServices: true, timeout: 120_000 })("a served tree", (i
       expect(files).toEqual((yield* filesUnder(path.join(dir, "pub"))).map((file) => `pub/${file}`))
       const top = entries.find((entry) => entry.path === "pub/top.bin")!
       const stats = yield* Effect.promise(() => fsp.stat(path.join(dir, "pub/top.bin")))
-      expect(top).toEqual({ path: "pub/top.bin", type: "file", size: 70_000, mtime: new Date(Math.floor(stats.mtimeMs)).toISOString() })
+      expect(top).toEqual({
+        path: "pub/top.bin",
+        type: "file",
+        size: 70_000,
+        mtime: new Date(Math.floor(stats.mtimeMs)).toISOString()
+      })
       expect(entries.filter((entry) => entry.type === "directory")).toHaveLength(FOLDERS.length * 6)
     }))
 
@@ -123,7 +138,15 @@ layer(tree, { excludeTestServices: true, timeout: 120_000 })("a served tree", (i
     Effect.gen(function*() {
       const { digests, server } = yield* Tree
       const dest = yield* tempDir()
-      const ran = yield* runClient([HOST, server.port, "loose.txt", "pub/alpha/sub 0/", "nope.txt", "pub/top.bin", dest])
+      const ran = yield* runClient([
+        HOST,
+        server.port,
+        "loose.txt",
+        "pub/alpha/sub 0/",
+        "nope.txt",
+        "pub/top.bin",
+        dest
+      ])
       expect(ran.code).toBe(3)
       expect(ran.stderr).toMatch(/ferry-client: nope\.txt: no such file/)
       expect(ran.stderr).toMatch(/saved 52 of 53/)

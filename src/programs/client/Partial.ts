@@ -165,7 +165,10 @@ export const open = (directory: string, fileName: string) =>
           yield* Effect.mapError(fs.writeFileString(statePath, `${state}\n`), writing)
         }
         // The file gets a scope of its own so that `finish` can close it.
-        const fileScope = yield* Effect.flatMap(Effect.scope, (scope) => Scope.fork(scope, ExecutionStrategy.sequential))
+        const fileScope = yield* Effect.flatMap(
+          Effect.scope,
+          (scope) => Scope.fork(scope, ExecutionStrategy.sequential)
+        )
         const file = yield* fs.open(dataPath, { flag: head.start > 0 ? "r+" : "w", mode: 0o644 }).pipe(
           Scope.extend(fileScope),
           Effect.mapError(writing)
@@ -174,7 +177,9 @@ export const open = (directory: string, fileName: string) =>
           yield* Effect.mapError(file.truncate(head.start), writing)
           const slice = Buffer.allocUnsafe(HASH_SLICE_BYTES)
           for (let at = 0; at < head.start;) {
-            const read = Number(yield* Effect.mapError(file.read(slice.subarray(0, Math.min(slice.length, head.start - at))), writing))
+            const read = Number(
+              yield* Effect.mapError(file.read(slice.subarray(0, Math.min(slice.length, head.start - at))), writing)
+            )
             if (read === 0) return yield* new DestinationError({ reason: "Failed", path: dataPath })
             hash.update(slice.subarray(0, read))
             at += read

@@ -85,7 +85,10 @@ export const receiveInto = (
     const response = yield* session.response(Codec.Kind.Get)
     if (response._tag !== "File") return yield* Effect.dieMessage(`unexpected ${response._tag} response to a GET`)
     if (!receiving.digests.includes(response.digest)) {
-      return yield* new ProtocolError({ reason: "Malformed", detail: `file checked with ${response.digest}, not offered` })
+      return yield* new ProtocolError({
+        reason: "Malformed",
+        detail: `file checked with ${response.digest}, not offered`
+      })
     }
     const { size, start } = response
     const asked = Option.match(held, { onNone: () => 0, onSome: (resume) => resume.offset })
@@ -145,7 +148,12 @@ export const download = (options: DownloadOptions) =>
       digests: options.digests,
       notify: options.notify,
       track: (head) =>
-        Progress.make({ label: printable(options.name), total: head.size, initial: head.start, enabled: options.progress })
+        Progress.make({
+          label: printable(options.name),
+          total: head.size,
+          initial: head.start,
+          enabled: options.progress
+        })
     }
     const attempt = Effect.scoped(Effect.gen(function*() {
       const session = yield* exchange.connect(options.server)

@@ -22,7 +22,9 @@ const CONNECT_TIMEOUT = "10 seconds"
 export interface Session {
   readonly send: (request: Codec.Request) => Effect.Effect<void, ConnectionError>
   /** The head of the next response, answering a request of `kind`; a failure status fails `Refused`. */
-  readonly response: (kind: Codec.Kind) => Effect.Effect<Codec.Response, ConnectionError | TransferError | ProtocolError>
+  readonly response: (
+    kind: Codec.Kind
+  ) => Effect.Effect<Codec.Response, ConnectionError | TransferError | ProtocolError>
   readonly reader: ByteReader.ByteReader<ConnectionError>
   /** Whether the server has answered anything on this connection yet. */
   readonly answered: () => boolean

@@ -7,8 +7,8 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
@@ -75,7 +75,13 @@ const filesUnder = (server: ServerAddress, name: string, into: Array<Wanted>) =>
 }
 
 type Prepared =
-  | { readonly _tag: "Sent"; readonly item: Wanted; readonly partial: Partial.Partial; readonly held: Option.Option<Codec.Resume>; readonly scope: Scope.CloseableScope }
+  | {
+    readonly _tag: "Sent"
+    readonly item: Wanted
+    readonly partial: Partial.Partial
+    readonly held: Option.Option<Codec.Resume>
+    readonly scope: Scope.CloseableScope
+  }
   | { readonly _tag: "Unopened"; readonly item: Wanted; readonly error: DestinationError }
   /** Sending failed: the connection is lost. */
   | { readonly _tag: "Cut"; readonly error: ConnectionError }
@@ -108,7 +114,11 @@ export const getMany = (options: ManyOptions) =>
       if (!taken.has(item.saveAs)) return taken.add(item.saveAs)
       failed.push({
         name: item.name,
-        error: new DestinationError({ reason: "Failed", path: item.saveAs, cause: new Error("saved by another name too") })
+        error: new DestinationError({
+          reason: "Failed",
+          path: item.saveAs,
+          cause: new Error("saved by another name too")
+        })
       })
       return false
     })

@@ -12,8 +12,8 @@ import * as Codec from "../../protocol/Codec.js"
 import { type Digest, hasher } from "../../protocol/Digest.js"
 import type { Connection, ConnectionError } from "../../services/Connection.js"
 import type { FileInfo, FileStore, FileStoreError } from "../../services/FileStore.js"
-import type { OnSent } from "./sendCached.js"
 import { fileVersion } from "./fileVersion.js"
+import type { OnSent } from "./sendCached.js"
 import { CHUNKS_HELD, StreamBuffers } from "./StreamBuffers.js"
 
 export const MIN_CHUNK_BYTES = 64 * 1024
