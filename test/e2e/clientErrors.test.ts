@@ -65,7 +65,8 @@ layer(running, { excludeTestServices: true })("client failures", (it) => {
       expect(yield* sha256File(dest)).toBe(before)
     }))
 
-  it.scoped("a directory in the way of the saved name exits 7, leaving it alone and no temporary file", () =>
+  // The server names the file's version: what arrived is kept, hidden, for the same command to pick up.
+  it.scoped("a directory in the way of the saved name exits 7, leaving it alone and only the hidden partial", () =>
     Effect.gen(function*() {
       const { server } = yield* Running
       const dest = yield* tempDir("ferry-e2e-dest-")
@@ -73,7 +74,7 @@ layer(running, { excludeTestServices: true })("client failures", (it) => {
       const ran = yield* runClient(["127.0.0.1", server.port, "here.txt", dest])
       expect(ran.code, ran.stderr).toBe(7)
       expectOneLine(ran.stderr)
-      expect(yield* listDir(dest)).toEqual(["here.txt"])
+      expect(yield* listDir(dest)).toEqual([".here.txt.ferry-partial", ".here.txt.ferry-partial.json", "here.txt"])
       expect(yield* listDir(path.join(dest, "here.txt"))).toEqual(["inside"])
     }))
 })

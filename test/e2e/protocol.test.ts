@@ -9,6 +9,7 @@ import * as Layer from "effect/Layer"
 import { randomBytes } from "node:crypto"
 import * as path from "node:path"
 import * as Codec from "../../src/protocol/Codec.js"
+import type { Digest } from "../../src/protocol/Digest.js"
 import { type Digests } from "../support/randomFiles.js"
 import * as RandomFiles from "../support/randomFiles.js"
 import { bounded, runClient, type Server, sha256, sha256File, startServer, tempDir } from "./harness.js"
@@ -37,22 +38,34 @@ const running = Layer.scoped(
   })
 )
 
+/** A request header alone: the prefix, the kind and the payload's length, whatever follows. */
 const header = (prefix: ArrayLike<number>, kind: number, length: number) => {
-  const bytes = Buffer.alloc(9)
+  const bytes = Buffer.alloc(Codec.REQUEST_HEADER_BYTES)
   Buffer.from(prefix).copy(bytes)
   bytes[4] = kind
   bytes.writeUInt32BE(length, 5)
   return bytes
 }
-const FRY2 = [0x46, 0x52, 0x59, 0x02]
-/** A GET's payload: `digests` (ids) offered, then the name. */
-const getPayload = (ids: ReadonlyArray<number>, name: Uint8Array) =>
-  Buffer.concat([Buffer.from([ids.length, ...ids]), name])
-const XXH3 = 1
-/** A whole GET offering `ids`, known or not. */
+/** A GET as the codec encodes it, offering `digests`. */
+const get = (name: string, digests: ReadonlyArray<Digest> = ["xxh3-128"]) =>
+  Codec.encodeRequest(Codec.Request.Get({ name, digests }))
+/** A GET whose name is `name`, bytes that need not be UTF-8: the name is the last field of its payload. */
+const getNamed = (name: Uint8Array) => {
+  const bytes = get("n".repeat(name.length))
+  bytes.set(name, bytes.length - name.length)
+  return bytes
+}
+/** A GET offering digest `ids`, known or not: encoded with as many known ones, their ids then replaced. */
 const rawGet = (ids: ReadonlyArray<number>, name: string) => {
-  const payload = getPayload(ids, Buffer.from(name))
-  return Buffer.concat([header(FRY2, 1, payload.length), payload])
+  const bytes = get(name, ids.map(() => "xxh3-128" as const))
+  bytes.set(ids, Codec.REQUEST_HEADER_BYTES + 1)
+  return bytes
+}
+/** `request` with another version in its prefix. */
+const withVersion = (request: Uint8Array, version: number) => {
+  const bytes = Uint8Array.from(request)
+  bytes[3] = version
+  return bytes
 }
 
 const garbage = randomBytes(64)
@@ -70,53 +83,47 @@ const ABUSES: ReadonlyArray<{
     bytes: Buffer.concat([header([0x46, 0x52, 0x59, 0x01], 1, 5), Buffer.from("a.bin")]),
     status: Codec.Status.UnsupportedVersion
   },
-  {
-    why: "a valid magic with version 3",
-    bytes: Buffer.concat([header([0x46, 0x52, 0x59, 0x03], 1, 7), getPayload([XXH3], Buffer.from("a.bin"))]),
-    status: Codec.Status.UnsupportedVersion
-  },
+  { why: "a valid magic with version 3", bytes: withVersion(get("a.bin"), 3), status: Codec.Status.UnsupportedVersion },
   {
     // The payload is never sent: a server waiting for it would never answer.
     why: "a GET declaring a payload of 4 GiB - 1 bytes",
-    bytes: header(FRY2, 1, 0xffff_ffff),
+    bytes: header(Codec.PREFIX, Codec.Kind.Get, 0xffff_ffff),
     status: Codec.Status.TooLarge
   },
-  { why: "a GET declaring 4114 bytes", bytes: header(FRY2, 1, 4114), status: Codec.Status.TooLarge },
   {
-    why: "a GET with a name of 4097 bytes",
-    bytes: Buffer.concat([header(FRY2, 1, 4099), getPayload([XXH3], Buffer.alloc(4097, "n"))]),
+    // Refused on its header alone: a server waiting for the payload would never answer.
+    why: `a GET declaring ${Codec.MAX_PAYLOAD_BYTES + 1} bytes`,
+    bytes: header(Codec.PREFIX, Codec.Kind.Get, Codec.MAX_PAYLOAD_BYTES + 1),
     status: Codec.Status.TooLarge
   },
-  { why: "an unknown kind", bytes: header(FRY2, 7, 0), status: Codec.Status.BadRequest },
-  { why: "a GET with an empty payload", bytes: header(FRY2, 1, 0), status: Codec.Status.BadRequest },
+  // Within the payload's limit: the name's own limit refuses it.
+  { why: "a GET with a name of 4097 bytes", bytes: get("n".repeat(4097)), status: Codec.Status.TooLarge },
+  { why: "an unknown kind", bytes: header(Codec.PREFIX, 7, 0), status: Codec.Status.BadRequest },
   {
-    why: "a GET with an empty name",
-    bytes: Buffer.concat([header(FRY2, 1, 2), getPayload([XXH3], Buffer.alloc(0))]),
+    why: "a GET with an empty payload",
+    bytes: header(Codec.PREFIX, Codec.Kind.Get, 0),
     status: Codec.Status.BadRequest
   },
-  {
-    why: "a GET offering no digest (D = 0)",
-    bytes: Buffer.concat([header(FRY2, 1, 6), getPayload([], Buffer.from("a.bin"))]),
-    status: Codec.Status.BadRequest
-  },
+  { why: "a GET with an empty name", bytes: get(""), status: Codec.Status.BadRequest },
+  { why: "a GET offering no digest (D = 0)", bytes: get("a.bin", []), status: Codec.Status.BadRequest },
   {
     why: "a GET offering 17 digests",
-    bytes: Buffer.concat([header(FRY2, 1, 23), getPayload(new Array(17).fill(XXH3), Buffer.from("a.bin"))]),
+    bytes: get("a.bin", new Array<Digest>(17).fill("xxh3-128")),
     status: Codec.Status.BadRequest
   },
   {
     why: "a LIST with a payload",
-    bytes: Buffer.concat([header(FRY2, 2, 1), Buffer.from("x")]),
+    bytes: Buffer.concat([header(Codec.PREFIX, Codec.Kind.List, 1), Buffer.from("x")]),
     status: Codec.Status.BadRequest
   },
   {
     why: "a name that is not UTF-8",
-    bytes: Buffer.concat([header(FRY2, 1, 5), getPayload([XXH3], Buffer.from([0x61, 0xc3, 0x28]))]),
+    bytes: getNamed(Uint8Array.of(0x61, 0xc3, 0x28)),
     status: Codec.Status.BadRequest
   },
   {
     why: "a request cut short by the end of the stream",
-    bytes: Buffer.concat([header(FRY2, 1, 10), getPayload([XXH3], Buffer.from("a.b"))]),
+    bytes: get("a.bin").subarray(0, -2),
     status: Codec.Status.BadRequest,
     endAfterSending: true
   }

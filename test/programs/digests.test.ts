@@ -32,14 +32,14 @@ const putFiles = Effect.flatMap(
   (files) => Effect.zipRight(files.put("cached", cached), files.put("streamed", streamed))
 )
 
-/** A GET as raw bytes, offering digest ids that need not be known. */
+/**
+ * A GET offering digest ids that need not be known: encoded offering as many known digests, whose
+ * ids (right after the count that opens the payload) are then replaced.
+ */
 const rawGet = (ids: ReadonlyArray<number>, name: string) => {
-  const text = new TextEncoder().encode(name)
-  const payload = Uint8Array.from([ids.length, ...ids, ...text])
-  const header = new Uint8Array(Codec.REQUEST_HEADER_BYTES)
-  header.set([0x46, 0x52, 0x59, Codec.VERSION, Codec.Kind.Get])
-  new DataView(header.buffer).setUint32(5, payload.length)
-  return Uint8Array.from([...header, ...payload])
+  const bytes = Codec.encodeRequest(Codec.Request.Get({ name, digests: ids.map(() => "sha256" as const) }))
+  bytes.set(ids, Codec.REQUEST_HEADER_BYTES + 1)
+  return bytes
 }
 
 const sendRaw = ({ connection, reader }: Client, bytes: Uint8Array) =>

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
 export interface Options {
-  /** Opening any file fails with this errno code (`EACCES`...). */
+  /** Opening any file fails with this errno code (`EACCES`...), as does writing a whole file (which opens it). */
   readonly openFails?: string
   /** Once this many bytes have been written to files, writing fails with `code` (`ENOSPC`...). */
   readonly writesFail?: { readonly after: number; readonly code: string }
@@ -79,7 +79,11 @@ export const make = (options: Options): Effect.Effect<FileSystem.FileSystem, nev
       open: (path, openOptions) =>
         options.openFails === undefined
           ? Effect.map(fs.open(path, openOptions), wrap)
-          : Effect.fail(systemError(options.openFails, "open"))
+          : Effect.fail(systemError(options.openFails, "open")),
+      writeFile: (path, data, writeOptions) =>
+        options.openFails === undefined
+          ? fs.writeFile(path, data, writeOptions)
+          : Effect.fail(systemError(options.openFails, "writeFile"))
     })
   })
 
