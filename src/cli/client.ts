@@ -12,12 +12,14 @@ import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as nodePath from "node:path"
 import { formatBytes } from "../format/ByteSize.js"
 import { printable } from "../format/Printable.js"
-import { download } from "../programs/client/download.js"
+import { download, localName } from "../programs/client/download.js"
 import { DEFAULT_TIMEOUT, type ServerAddress } from "../programs/client/exchange.js"
 import { describeSaved, getMany } from "../programs/client/getMany.js"
 import { list, ls, stat, stats } from "../programs/client/inquire.js"
+import { isKept } from "../programs/client/Partial.js"
 import { DEFAULT_RETRIES } from "../programs/client/retry.js"
 import { type Digest, DIGEST_NAMES } from "../protocol/Digest.js"
 import { isAcceptableName } from "../services/FileName.js"
@@ -150,10 +152,13 @@ const saveMany = (parsed: Parsed, names: ReadonlyArray<string>, directory: strin
       retries: parsed.retries,
       notify: notifier(parsed.quiet)
     })
-    const described = outcome.failed.map(({ error, name }) => ({
-      name,
-      ...describeFailure(parsed.server, name, error)
-    }))
+    const described = yield* Effect.forEach(outcome.failed, ({ error, name, saveAs }) =>
+      Effect.map(
+        saveAs === undefined
+          ? Effect.succeed(false)
+          : isKept(nodePath.dirname(nodePath.join(directory, saveAs)), nodePath.basename(saveAs)),
+        (kept) => ({ name, ...describeFailure(parsed.server, name, error, kept) })
+      ))
     for (const { message, name } of described) yield* Console.error(`${PROGRAM}: ${printable(name)}: ${message}`)
     if (!parsed.quiet || described.length > 0) {
       yield* Console.error(`${describeSaved(outcome)} into ${printable(directory)}`)
@@ -211,7 +216,12 @@ export const command = Command.make(
     const invalid = names.find((name) => name !== "/" && !isAcceptableName(name.replace(/\/+$/, "")))
     if (invalid !== undefined) return usage(notAName(invalid))
     if (names.length === 1 && !names[0]!.endsWith("/")) {
-      return Effect.catchAll(saveOne(parsed, names[0]!, directory), failed(names[0]!))
+      const name = names[0]!
+      return Effect.catchAll(saveOne(parsed, name, directory), (error) =>
+        Effect.flatMap(
+          isKept(directory, localName(name)),
+          (kept) => clientFailure(PROGRAM, parsed.server, name, error, kept)
+        ))
     }
     return Effect.catchAll(
       saveMany(parsed, names, directory),

@@ -27,8 +27,6 @@ export const EXIT_CODES = {
 export type ClientFailure = ConnectionError | ProtocolError | TransferError | DestinationError
 
 const NOTHING_SAVED = "nothing was saved"
-/** After a failure that left a partial file: the same command picks it up. */
-const KEPT = "what arrived is kept: run the same command again to resume"
 
 /** What a failure means to the user: the exit code and the one line that says what to do. */
 export interface Described {
@@ -39,9 +37,12 @@ export interface Described {
 export const describeFailure = (
   server: { readonly host: string; readonly port: number },
   name: string,
-  error: ClientFailure
+  error: ClientFailure,
+  /** Whether a partial file that the same command can resume is left. */
+  kept = false
 ): Described => {
   const where = `${server.host}:${server.port}`
+  const KEPT = kept ? "what arrived is kept: run the same command again to resume" : NOTHING_SAVED
   const fail = (code: readonly [number, string], message: string): Described => ({ code: code[0], message })
   switch (error._tag) {
     case "ConnectionError":
@@ -110,8 +111,9 @@ export const clientFailure = (
   program: string,
   server: { readonly host: string; readonly port: number },
   name: string,
-  error: ClientFailure
+  error: ClientFailure,
+  kept = false
 ): Effect.Effect<never, ExitCode> => {
-  const { code, message } = describeFailure(server, name, error)
+  const { code, message } = describeFailure(server, name, error, kept)
   return exitWith(program, code, message)
 }

@@ -242,3 +242,16 @@ export const open = (directory: string, fileName: string) =>
       path: dataPath
     } satisfies Partial
   })
+
+/** Whether `directory` holds a partial of `fileName` that a download can resume. */
+export const isKept = (directory: string, fileName: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const names = partialNames(fileName)
+    const both = yield* Effect.all([
+      fs.exists(path.join(directory, names.data)),
+      fs.exists(path.join(directory, names.state))
+    ])
+    return both.every(Boolean)
+  }).pipe(Effect.orElseSucceed(() => false))

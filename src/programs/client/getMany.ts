@@ -50,7 +50,12 @@ interface Wanted {
 export interface ManyOutcome {
   readonly saved: ReadonlyArray<{ readonly name: string; readonly path: string; readonly size: number }>
   /** What failed for good: a file, or a directory that could not be listed. */
-  readonly failed: ReadonlyArray<{ readonly name: string; readonly error: Failure }>
+  readonly failed: ReadonlyArray<{
+    readonly name: string
+    readonly error: Failure
+    /** Where it would have been saved, under the destination directory (none for a directory). */
+    readonly saveAs?: string
+  }>
 }
 
 /** Requests sent ahead of the response being read: enough to keep a connection busy with small files. */
@@ -191,7 +196,7 @@ export const getMany = (options: ManyOptions) =>
           // A send that failed ends the round as a lost connection would.
           if (prepared._tag === "Cut") return { finished, cut: prepared.error } satisfies Round
           if (prepared._tag === "Unopened") {
-            failed.push({ name: prepared.item.name, error: prepared.error })
+            failed.push({ ...prepared.item, error: prepared.error })
             finished.add(prepared.item)
             continue
           }
@@ -231,7 +236,7 @@ export const getMany = (options: ManyOptions) =>
           if (error._tag === "TransferError" && isTransient(error, { answeredBefore: true })) {
             return { finished, cut: error } satisfies Round
           }
-          failed.push({ name: item.name, error })
+          failed.push({ ...item, error })
           finished.add(item)
           filesDone++
         }
@@ -249,7 +254,7 @@ export const getMany = (options: ManyOptions) =>
         ? yield* Effect.option(driver.next(undefined))
         : Option.none()
       if (Option.isNone(retry)) {
-        for (const item of todo) failed.push({ name: item.name, error: cut })
+        for (const item of todo) failed.push({ ...item, error: cut })
         break
       }
       yield* options.notify(`${retryReason(cut)}: trying again for the ${todo.length} files left`)
