@@ -21,7 +21,7 @@ export type Scanned =
 // The parts of a response, each a field of known length but the body, which is skipped.
 type Part =
   | "head" // "FRY", version, status, kind
-  | "size" // and the digest's algorithm
+  | "size" // the digest's algorithm, the version and where the body starts
   | "failureLength"
   | "failureMessage"
   | "segmentHead"
@@ -32,7 +32,7 @@ type Part =
   | "abortMessage"
 
 const HEAD_BYTES = 6
-const SIZE_BYTES = 9
+const SIZE_BYTES = Codec.FILE_HEAD_BYTES - HEAD_BYTES
 const MAGIC = [0x46, 0x52, 0x59] as const
 
 /**
@@ -104,7 +104,7 @@ export class ResponseScanner {
         if (field[3] !== Codec.VERSION) return this.fail(`protocol version ${field[3]}, not ${Codec.VERSION}`)
         this.status = field[4]!
         if (this.status !== Codec.Status.Ok) {
-          if (this.status > Codec.Status.UnsupportedDigest) return this.fail(`unknown status ${this.status}`)
+          if (!Codec.isFailureStatus(this.status)) return this.fail(`unknown status ${this.status}`)
           return this.next("failureLength", 2)
         }
         if (field[5] !== Codec.Kind.Get) return this.fail(`response of kind ${field[5]} to a GET`)
@@ -116,6 +116,10 @@ export class ResponseScanner {
         const algorithm = digestOfId(field[8]!)
         if (algorithm === undefined) return this.fail(`unknown digest ${field[8]}`)
         this.algorithm = algorithm
+        // A fresh GET's body starts at 0; anything else is not what was asked for.
+        const start = field.readUInt32BE(9 + Codec.FILE_VERSION_BYTES) * 2 ** 32 +
+          field.readUInt32BE(13 + Codec.FILE_VERSION_BYTES)
+        if (start !== 0) return this.fail(`body starting at ${start}`)
         this.received = 0
         return this.next("segmentHead", 4)
       }
