@@ -27,23 +27,28 @@ export const colourWanted: Effect.Effect<boolean, never, Terminal.Terminal> = Ef
 
 // Every argument's and option's help opens with a paragraph naming its type ("A user-defined piece of
 // text.", "An integer."), which says nothing the usage line does not, and no option of Args or
-// Options leaves it out. The sentences are taken from @effect/cli itself, so a new wording still matches.
-const typeSentences: ReadonlySet<string> = new Set(
-  [
-    Primitive.getHelp(Primitive.text),
-    Primitive.getHelp(Primitive.integer),
-    Primitive.getHelp(Primitive.float),
-    Primitive.getHelp(Primitive.date),
-    Primitive.getHelp(Primitive.boolean(Option.none()))
-  ].map((span) => plainText(HelpDoc.p(span)).trim())
-)
+// Options leaves it out. The sentences are taken from @effect/cli itself, so a new wording still
+// matches; they are rendered on first use, not at every start-up.
+let typeSentences: ReadonlySet<string> | undefined
+const isTypeSentence = (line: string): boolean => {
+  typeSentences ??= new Set(
+    [
+      Primitive.getHelp(Primitive.text),
+      Primitive.getHelp(Primitive.integer),
+      Primitive.getHelp(Primitive.float),
+      Primitive.getHelp(Primitive.date),
+      Primitive.getHelp(Primitive.boolean(Option.none()))
+    ].map((span) => plainText(HelpDoc.p(span)).trim())
+  )
+  return typeSentences.has(stripVTControlCharacters(line).trim())
+}
 
 /** Help without the type sentences, each with the blank line that separated it from the next paragraph. */
 const withoutTypeSentences = (text: string): string => {
   const lines = text.split("\n")
   const kept: Array<string> = []
   for (let i = 0; i < lines.length; i++) {
-    if (typeSentences.has(stripVTControlCharacters(lines[i]!).trim())) {
+    if (isTypeSentence(lines[i]!)) {
       if (lines[i + 1]?.trim() === "") i++
     } else {
       kept.push(lines[i]!)
