@@ -145,8 +145,12 @@ export const open = (directory: string, fileName: string) =>
       () => Effect.ignore(fs.remove(lockPath))
     )
 
+    // What the state file holds, as last read or written here: `undefined` when there is none.
+    let recorded: string | undefined
     const held = Effect.gen(function*() {
-      const state = yield* Schema.decode(State)(yield* fs.readFileString(statePath))
+      const text = yield* fs.readFileString(statePath)
+      recorded = text
+      const state = yield* Schema.decode(State)(text)
       const data = yield* fs.stat(dataPath)
       const offset = Number(data.size)
       const version = Uint8Array.from(Buffer.from(state.version, "hex"))
@@ -158,12 +162,22 @@ export const open = (directory: string, fileName: string) =>
     const begin = (head: Codec.FileHead, hash: Hasher) =>
       Effect.gen(function*() {
         const writing = toDestinationError(dataPath)
-        if (Codec.isNoVersion(head.version)) {
+        // The version is recorded only once bytes of the body are about to be kept on disk: a file
+        // received whole before then (any small one) never needs it.
+        const state = Codec.isNoVersion(head.version)
+          ? undefined
+          : `${JSON.stringify({ version: Buffer.from(head.version).toString("hex"), size: head.size })}\n`
+        if (recorded !== undefined && recorded !== state) {
           yield* Effect.ignore(fs.remove(statePath))
-        } else {
-          const state = JSON.stringify({ version: Buffer.from(head.version).toString("hex"), size: head.size })
-          yield* Effect.mapError(fs.writeFileString(statePath, `${state}\n`), writing)
+          recorded = undefined
         }
+        const record = Effect.suspend(() =>
+          state === undefined || recorded === state
+            ? Effect.void
+            : Effect.mapError(fs.writeFileString(statePath, state), writing).pipe(
+              Effect.tap(() => recorded = state)
+            )
+        )
         // The file gets a scope of its own so that `finish` can close it.
         const fileScope = yield* Effect.flatMap(
           Effect.scope,
@@ -200,6 +214,7 @@ export const open = (directory: string, fileName: string) =>
         const flush = Effect.gen(function*() {
           yield* written
           if (batched === 0) return
+          if (!done) yield* record
           const full = batch.subarray(0, batched)
           writingBatch = yield* Effect.forkIn(Effect.mapError(file.writeAll(full), writing), fileScope)
           batch = batch === batches[0] ? (batches[1] ??= Buffer.allocUnsafe(batchBytes)) : batches[0]!
@@ -213,7 +228,10 @@ export const open = (directory: string, fileName: string) =>
             if (batched < batchBytes) return Effect.void
             return taken === bytes.length ? flush : Effect.zipRight(flush, write(bytes.subarray(taken)))
           })
+        // Once the body is verified, or about to be discarded: the version need not be recorded.
+        let done = false
         const finish = Effect.gen(function*() {
+          done = true
           yield* flush
           yield* written
           yield* Scope.close(fileScope, Exit.void)
@@ -222,7 +240,7 @@ export const open = (directory: string, fileName: string) =>
         // named no version, when nothing could be resumed from it.
         const resumable = !Codec.isNoVersion(head.version)
         yield* Effect.addFinalizer(() =>
-          Effect.ignore(finish).pipe(
+          Effect.ignore(Effect.zipRight(done ? Effect.void : record, finish)).pipe(
             Effect.zipRight(resumable || committed ? Effect.void : Effect.ignore(fs.remove(dataPath)))
           )
         )
@@ -235,10 +253,13 @@ export const open = (directory: string, fileName: string) =>
       commit: Effect.gen(function*() {
         yield* Effect.mapError(fs.rename(dataPath, finalPath), failed)
         committed = true
-        yield* Effect.ignore(fs.remove(statePath))
+        if (recorded !== undefined) yield* Effect.ignore(fs.remove(statePath))
+        recorded = undefined
         return finalPath
       }),
-      discard: Effect.all([fs.remove(dataPath), fs.remove(statePath)], { mode: "either", discard: true }),
+      discard: Effect.all([fs.remove(dataPath), fs.remove(statePath)], { mode: "either", discard: true }).pipe(
+        Effect.ensuring(Effect.sync(() => recorded = undefined))
+      ),
       path: dataPath
     } satisfies Partial
   })

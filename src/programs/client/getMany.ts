@@ -137,13 +137,19 @@ export const getMany = (options: ManyOptions) =>
     })
     const seen = new Set<Wanted>()
 
+    // Each folder of the tree is made once, before the first file that goes into it.
+    const made = new Set<string>()
     const prepare = (item: Wanted) =>
       Effect.gen(function*() {
         const file = path.join(options.directory, item.saveAs)
-        yield* Effect.mapError(
-          fs.makeDirectory(path.dirname(file), { recursive: true }),
-          (cause) => new DestinationError({ reason: "Failed", path: path.dirname(file), cause })
-        )
+        const folder = path.dirname(file)
+        if (!made.has(folder)) {
+          yield* Effect.mapError(
+            fs.makeDirectory(folder, { recursive: true }),
+            (cause) => new DestinationError({ reason: "Failed", path: folder, cause })
+          )
+          made.add(folder)
+        }
         const partial = yield* Partial.open(path.dirname(file), path.basename(file))
         if (!options.resume) yield* partial.discard
         return { partial, held: yield* partial.held }
