@@ -124,7 +124,9 @@ export const open = (directory: string, fileName: string) =>
     const lockPath = path.join(directory, names.lock)
 
     // The lock: created exclusively with our pid in it. One left by a client that no longer runs
-    // (killed) is taken over.
+    // (killed) is taken over. Two clients that find the same dead lock at the same moment could both
+    // take it over; even then no wrong file is renamed into place unless both wrote different
+    // versions at the same positions, since each verifies the whole file before renaming.
     const takeLock = Effect.flatMap(
       fs.writeFileString(lockPath, `${process.pid}\n`, { flag: "wx" }),
       () => Effect.void
