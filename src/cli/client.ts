@@ -179,6 +179,9 @@ export const command = Command.make(
       resume: !args.noResume,
       retries: args.retries
     }
+    // @effect/cli passes an option it does not know through as an argument: a typo, not a name.
+    const unknown = args.words.find((word) => /^--?[A-Za-z]/.test(word))
+    if (unknown !== undefined) return usage(`unknown option ${printable(unknown)}`)
     const [first, ...rest] = args.words
     const failed = (name: string) => (error: ClientFailure) => clientFailure(PROGRAM, parsed.server, name, error)
     switch (first) {

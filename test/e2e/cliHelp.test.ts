@@ -93,6 +93,7 @@ describe("argument errors", () => {
   it.live.each([
     { program: "ferry-client", bin: CLIENT_BIN, args: ["127.0.0.1", "9098", "a.txt", "/tmp", "extra"] },
     { program: "ferry-client", bin: CLIENT_BIN, args: ["127.0.0.1", "http", "a.txt", "/tmp"] },
+    { program: "ferry-client", bin: CLIENT_BIN, args: ["127.0.0.1", "9098", "a.txt", "--qiet", "/tmp"] },
     { program: "ferry-server", bin: SERVER_BIN, args: ["127.0.0.1", "0", "/tmp", "--cache-policy", "none"] }
   ].map((error) => ({ ...error, what: error.args.join(" ") })))(
     "$program $what: exit 2, one line ending with the hint",
