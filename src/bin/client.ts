@@ -2,6 +2,6 @@
 import * as Command from "@effect/cli/Command"
 import { command } from "../cli/client.js"
 import { runCommand } from "../cli/run.js"
-import * as NodeSocketClient from "../layers/NodeSocketClient.js"
+import { clientLayer } from "../cli/tlsOptions.js"
 
-runCommand(Command.provide(command, NodeSocketClient.layer), { name: "ferry-client", interrupted: 130 })
+runCommand(Command.provide(command, (args) => clientLayer(args.tls)), { name: "ferry-client", interrupted: 130 })

@@ -23,9 +23,10 @@ import { isKept } from "../programs/client/Partial.js"
 import { DEFAULT_RETRIES } from "../programs/client/retry.js"
 import { type Digest, DIGEST_NAMES } from "../protocol/Digest.js"
 import { isAcceptableName } from "../services/FileName.js"
-import { type ClientFailure, clientFailure, describeFailure, EXIT_CODES } from "./clientFailure.js"
+import { type ClientFailure, clientFailure, describeFailure, EXIT_CODES, type Target } from "./clientFailure.js"
 import { printFacts, printListing, printStats, printTreeEntries, treeJson } from "./clientOutput.js"
 import { ExitCode, exitWith } from "./ExitCode.js"
+import { clientTls, describedTls } from "./tlsOptions.js"
 
 const PROGRAM = "ferry-client"
 
@@ -101,6 +102,8 @@ const usage = (message: string) => exitWith(PROGRAM, EXIT_CODES.usage[0], `${mes
 
 interface Parsed {
   readonly server: ServerAddress
+  /** The server as failures describe it. */
+  readonly target: Target
   readonly quiet: boolean
   readonly json: boolean
   readonly recursive: boolean
@@ -157,7 +160,7 @@ const saveMany = (parsed: Parsed, names: ReadonlyArray<string>, directory: strin
         saveAs === undefined
           ? Effect.succeed(false)
           : isKept(nodePath.dirname(nodePath.join(directory, saveAs)), nodePath.basename(saveAs)),
-        (kept) => ({ name, ...describeFailure(parsed.server, name, error, kept) })
+        (kept) => ({ name, ...describeFailure(parsed.target, name, error, kept) })
       ))
     for (const { message, name } of described) yield* Console.error(`${PROGRAM}: ${printable(name)}: ${message}`)
     if (!parsed.quiet || described.length > 0) {
@@ -168,10 +171,11 @@ const saveMany = (parsed: Parsed, names: ReadonlyArray<string>, directory: strin
 
 export const command = Command.make(
   PROGRAM,
-  { host, port, words, quiet, json, recursive, timeout, digest, retries, noResume },
+  { host, port, words, quiet, json, recursive, timeout, digest, retries, noResume, tls: clientTls },
   (args) => {
     const parsed: Parsed = {
       server: { host: args.host, port: args.port, timeout: args.timeout },
+      target: { host: args.host, port: args.port, ...describedTls(args.tls) },
       quiet: args.quiet,
       json: args.json,
       recursive: args.recursive,
@@ -183,7 +187,7 @@ export const command = Command.make(
     const unknown = args.words.find((word) => /^--?[A-Za-z]/.test(word))
     if (unknown !== undefined) return usage(`unknown option ${printable(unknown)}`)
     const [first, ...rest] = args.words
-    const failed = (name: string) => (error: ClientFailure) => clientFailure(PROGRAM, parsed.server, name, error)
+    const failed = (name: string) => (error: ClientFailure) => clientFailure(PROGRAM, parsed.target, name, error)
     switch (first) {
       case "list":
       case "stats":
@@ -223,7 +227,7 @@ export const command = Command.make(
       return Effect.catchAll(saveOne(parsed, name, directory), (error) =>
         Effect.flatMap(
           isKept(directory, localName(name)),
-          (kept) => clientFailure(PROGRAM, parsed.server, name, error, kept)
+          (kept) => clientFailure(PROGRAM, parsed.target, name, error, kept)
         ))
     }
     return Effect.catchAll(
@@ -251,5 +255,6 @@ export const command = Command.make(
   ),
   HelpDoc.p("  ferry-client localhost 9098 list --json             the same, as JSON"),
   HelpDoc.p("  ferry-client localhost 9098 stats                   the server's counters: hits, misses, bytes..."),
+  HelpDoc.p("  ferry-client example.org 9098 a.iso . --tls         over TLS, the server's certificate checked"),
   HelpDoc.p(`Exit codes:\n${exitCodesHelp}`)
 ])))

@@ -21,7 +21,11 @@ export const EXIT_CODES = {
   server: [9, "the server failed or refused the request"],
   version: [10, "the server speaks another version of the ferry protocol"],
   noListing: [11, "the server does not allow listing (ls, directory downloads)"],
-  locked: [12, "another ferry-client is downloading the same file into the same directory"]
+  locked: [12, "another ferry-client is downloading the same file into the same directory"],
+  tls: [
+    14,
+    "TLS failed: certificate refused, wrong host name, expired, or the port does not speak TLS (or speaks only TLS)"
+  ]
 } as const satisfies Record<string, readonly [number, string]>
 
 export type ClientFailure = ConnectionError | ProtocolError | TransferError | DestinationError
@@ -34,8 +38,16 @@ export interface Described {
   readonly message: string
 }
 
+/** The server a failure is described for, and how the client spoke to it. */
+export interface Target {
+  readonly host: string
+  readonly port: number
+  /** Over TLS: whether the client had a certificate to show. */
+  readonly tls?: { readonly certificate: boolean }
+}
+
 export const describeFailure = (
-  server: { readonly host: string; readonly port: number },
+  server: Target,
   name: string,
   error: ClientFailure,
   /** Whether a partial file that the same command can resume is left. */
@@ -51,6 +63,8 @@ export const describeFailure = (
           return fail(EXIT_CODES.connect, `cannot connect to ${where} (${error.message}): is the server running there?`)
         case "Stalled":
           return fail(EXIT_CODES.connectionLost, `${where} stopped sending (try a longer --timeout): ${KEPT}`)
+        case "Tls":
+          return fail(EXIT_CODES.tls, describeTls(server, error))
         default:
           return fail(EXIT_CODES.connectionLost, `connection to ${where} lost (${error.message}): ${KEPT}`)
       }
@@ -93,6 +107,8 @@ export const describeFailure = (
               return fail(EXIT_CODES.busy, `${where} is busy: try again later`)
             case Codec.Status.Timeout:
               return fail(EXIT_CODES.server, `${where} gave up waiting for the request: try again`)
+            case Codec.Status.TlsRequired:
+              return fail(EXIT_CODES.tls, describeTlsRefusal(server, error.message))
             case Codec.Status.UnsupportedDigest:
               return fail(
                 EXIT_CODES.server,
@@ -106,10 +122,42 @@ export const describeFailure = (
   }
 }
 
+/** A TLS failure, as the one thing to do about it. */
+const describeTls = (server: Target, error: ConnectionError): string => {
+  const where = `${server.host}:${server.port}`
+  const code = (error.cause as NodeJS.ErrnoException | undefined)?.code
+  switch (error.tls) {
+    case "Untrusted":
+      return `the certificate of ${where} is not signed by a CA this client trusts (${code}): ` +
+        "give the CA that signed it with --ca FILE"
+    case "HostName":
+      return `the certificate of ${where} is not issued for "${printable(server.host)}": ` +
+        "connect by a name (or address) it is issued for"
+    case "Expired":
+      return `the certificate of ${where} has expired: the server needs a new one`
+    case "NotYetValid":
+      return `the certificate of ${where} is not valid yet: check the clocks here and on the server`
+    case "NotTls":
+      return `${where} does not speak TLS (a plain ferry port?): connect without --tls`
+    default:
+      return `TLS with ${where} failed (${printable(error.message)}): does it speak TLS, and take this client's ` +
+        "certificate?"
+  }
+}
+
+/** The server's TLS refused this client (docs/PROTOCOL.md, 10.4): the client knows what it lacked. */
+const describeTlsRefusal = (server: Target, message: string): string => {
+  const where = `${server.host}:${server.port}`
+  if (server.tls === undefined) return `${where} speaks TLS only: connect with --tls (and --ca FILE for its CA)`
+  if (!server.tls.certificate) return `${where} requires a client certificate: give one with --cert FILE --key FILE`
+  return `${where} did not accept this client's certificate (${printable(message)}): ` +
+    "use one signed by the CA the server trusts"
+}
+
 /** Ends the command with the failure's exit code, after its one line on stderr. */
 export const clientFailure = (
   program: string,
-  server: { readonly host: string; readonly port: number },
+  server: Target,
   name: string,
   error: ClientFailure,
   kept = false

@@ -27,6 +27,7 @@ import {
   stallTimeout,
   streamBuffers
 } from "./serverOptions.js"
+import { serverLayerOptions, serverTls } from "./tlsOptions.js"
 
 const PROGRAM = "ferry-server"
 
@@ -55,12 +56,17 @@ export const command = Command.make(
     stallTimeout,
     gracePeriod,
     noListing,
-    logFormat
+    logFormat,
+    tls: serverTls
   },
   (args) => {
     const layer = Layer.mergeAll(
       NodeFileStore.layer(args.directory),
-      NodeSocketServer.layer({ host: args.host, port: args.port }),
+      NodeSocketServer.layer({
+        host: args.host,
+        port: args.port,
+        ...serverLayerOptions(args.tls, args.requestTimeout)
+      }),
       BoundedCache.layer({ capacity: args.cacheSize, policy: POLICIES[args.cachePolicy] }),
       SemaphoreLockManager.layer
     )
@@ -82,6 +88,7 @@ export const command = Command.make(
   HelpDoc.p("  ferry-server localhost 9098 ./files"),
   HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --cache-size 512MiB --max-connections 200"),
   HelpDoc.p("  FERRY_CACHE_SIZE=1g ferry-server localhost 9098 ./files --log-level debug"),
+  HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --tls-cert cert.pem --tls-key key.pem"),
   HelpDoc.p(
     `Defaults: --cache-size ${DEFAULTS.cacheSize}, --cache-policy ${DEFAULT_POLICY}, ` +
       `--stream-buffers ${DEFAULTS.streamBuffers}, --max-connections ${DEFAULTS.maxConnections}, ` +

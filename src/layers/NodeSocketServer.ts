@@ -1,6 +1,7 @@
 /**
- * The SocketServer over TCP with Node's net module. It listens as soon as the layer is built, and
- * accepted sockets stay paused, so no bytes are read before a handler asks for them.
+ * The SocketServer over TCP with Node's net module, or over TLS with its tls module. It listens as
+ * soon as the layer is built, and accepted sockets stay paused, so no bytes are read before a handler
+ * asks for them (over TLS: none but the handshake's).
  */
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -10,16 +11,29 @@ import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import { type ServerAddress, ServerError, SocketServer } from "../services/SocketServer.js"
 import * as Acceptor from "./internal/Acceptor.js"
+import * as TlsGate from "./internal/TlsGate.js"
 import * as NodeConnection from "./NodeConnection.js"
 
+export type { Refusal as TlsRefusal, TlsOptions } from "./internal/TlsGate.js"
+
+export interface ServerOptions extends ServerAddress {
+  /** Only TLS is spoken: each connection is served once its handshake is done. */
+  readonly tls?: TlsGate.TlsOptions
+}
+
 export const make = (
-  options: ServerAddress
+  options: ServerOptions
 ): Effect.Effect<Context.Tag.Service<SocketServer>, ServerError, Scope.Scope> =>
   Effect.gen(function*() {
+    const address = { host: options.host, port: options.port }
     const server = yield* Effect.acquireRelease(
       Effect.sync(() => Net.createServer({ pauseOnConnect: true, allowHalfOpen: true })),
       // Stops listening at once; the callback would wait for every connection to end.
       (server) => Effect.sync(() => server.close())
+    )
+    // Made before the acceptor, so that handshakes under way are cut off after it stops listening.
+    const tlsGate = options.tls === undefined ? undefined : yield* TlsGate.make(options.tls).pipe(
+      Effect.mapError((cause) => new ServerError({ reason: "Failed", address, cause }))
     )
     const acceptor = yield* Acceptor.make<Net.Socket>({
       open: (socket, options) =>
@@ -27,10 +41,13 @@ export const make = (
       discard: (socket) => Effect.sync(() => socket.destroy()),
       stopListening: Effect.sync(() => server.close())
     })
+    const accept = (socket: Net.Socket) => acceptor.offer(socket)
     server.on("connection", (socket) => {
-      if (!acceptor.offer(NodeConnection.guard(socket))) socket.destroy()
+      NodeConnection.guard(socket)
+      if (tlsGate !== undefined) tlsGate(socket, accept)
+      else if (!accept(socket)) socket.destroy()
     })
-    yield* listen(server, options)
+    yield* listen(server, address)
 
     // After listening, the server only fails to accept (out of file descriptors, say): worth a log,
     // not the end of the server.
@@ -41,7 +58,7 @@ export const make = (
     return { address: { host: bound.address, port: bound.port }, serve: acceptor.serve }
   })
 
-export const layer = (options: ServerAddress): Layer.Layer<SocketServer, ServerError> =>
+export const layer = (options: ServerOptions): Layer.Layer<SocketServer, ServerError> =>
   Layer.scoped(SocketServer, make(options))
 
 const listen = (server: Net.Server, address: ServerAddress) =>

@@ -13,9 +13,12 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
    * - `Closed`: the peer closed or reset it while data was still due;
    * - `Stalled`: the peer stopped taking data, or sending it, for too long;
    * - `TimedOut`: the read deadline passed (see `readDeadline`);
+   * - `Tls`: TLS failed, in the handshake or after it (see `tls`);
    * - `Failed`: any other network error.
    */
-  readonly reason: "Refused" | "Closed" | "Stalled" | "TimedOut" | "Failed"
+  readonly reason: "Refused" | "Closed" | "Stalled" | "TimedOut" | "Tls" | "Failed"
+  /** With `Tls`: what was wrong. */
+  readonly tls?: TlsProblem
   readonly cause?: unknown
 }> {
   override get message(): string {
@@ -29,11 +32,23 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
         return "connection stalled: no progress for too long"
       case "TimedOut":
         return "nothing more received before the deadline"
+      case "Tls":
+        return `TLS failed${detail}`
       case "Failed":
         return `connection failed${detail}`
     }
   }
 }
+
+/**
+ * Why TLS failed, as a client sees it:
+ * - `Untrusted`: the server's certificate is not signed by a CA the client trusts;
+ * - `HostName`: the certificate is not issued for the name the client connected to;
+ * - `Expired`, `NotYetValid`: the certificate is outside its validity period;
+ * - `NotTls`: what the server sent is not TLS (a plain port);
+ * - `Failed`: anything else (the connection cut during the handshake, no protocol in common, an alert).
+ */
+export type TlsProblem = "Untrusted" | "HostName" | "Expired" | "NotYetValid" | "NotTls" | "Failed"
 
 export interface Connection {
   /** The other end, as `host:port`, for logs. */

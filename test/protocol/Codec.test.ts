@@ -27,7 +27,8 @@ const failureStatuses: ReadonlyArray<Codec.FailureStatus> = [
   Status.InternalError,
   Status.Timeout,
   Status.UnsupportedDigest,
-  Status.ListingDisabled
+  Status.ListingDisabled,
+  Status.TlsRequired
 ]
 const kinds: ReadonlyArray<Codec.Kind> = [Kind.Get, Kind.List, Kind.Stats, Kind.Ls, Kind.Stat]
 
@@ -615,7 +616,7 @@ describe("trees (LS)", () => {
       yield* rejectsResponse(tree(entry(2, ascii("a"), 0, 2 ** 53)), Kind.Ls, "Malformed")
       yield* rejectsResponse(tree(entry(1, Uint8Array.of(0xc3, 0x28))), Kind.Ls, "Malformed")
       // Endings: an unknown status, and a message over the limit.
-      for (const status of [10, 128, 255]) {
+      for (const status of [11, 128, 255]) {
         const ending = concat([Codec.encodeTreeHead(), u32(0), u8(status), u16(0)])
         yield* rejectsResponse(ending, Kind.Ls, "Malformed")
       }
@@ -892,7 +893,7 @@ describe("rejections", () => {
 
   it.effect("unknown statuses, in a response or a trailer", () =>
     Effect.gen(function*() {
-      for (const status of [10, 128, 255]) {
+      for (const status of [11, 128, 255]) {
         for (const kind of kinds) {
           yield* rejectsResponse(concat([PREFIX, Uint8Array.of(status, kind), u16(0)]), kind, "Malformed")
         }

@@ -9,6 +9,7 @@ import * as Option from "effect/Option"
 import type * as Net from "node:net"
 import { type Connection, ConnectionError } from "../../services/Connection.js"
 import type { Inflow } from "./Inflow.js"
+import { tlsProblem } from "./tlsProblem.js"
 
 type ReadResult = Effect.Effect<Option.Option<Uint8Array>, ConnectionError>
 
@@ -16,6 +17,9 @@ type ReadResult = Effect.Effect<Option.Option<Uint8Array>, ConnectionError>
 const closedCodes = new Set(["EPIPE", "ECONNRESET", "ECONNABORTED"])
 
 export const toConnectionError = (cause: unknown): ConnectionError => {
+  // Over TLS: an alert from the peer, or a record that does not decrypt.
+  const tls = tlsProblem(cause)
+  if (tls !== undefined) return new ConnectionError({ reason: "Tls", tls, cause })
   const code = (cause as NodeJS.ErrnoException | undefined)?.code
   return new ConnectionError({ reason: code !== undefined && closedCodes.has(code) ? "Closed" : "Failed", cause })
 }

@@ -7,15 +7,22 @@ import type * as Net from "node:net"
 import { type Connection, ConnectionError } from "../../services/Connection.js"
 import { toConnectionError } from "./SocketReader.js"
 
+interface Handle {
+  readonly writeQueueSize?: number
+  /** Over TLS, the TCP handle under the TLS one. */
+  readonly _parent?: Handle
+}
+
 /**
  * Bytes written and not yet in the kernel. Node's `writableLength` only goes down as whole writes
  * complete, so a 1 MiB write to a slow reader shows no progress until all of it is taken; libuv's
  * count on the handle goes down with each part the kernel takes (Node's own socket timeout reads it
- * the same way to tell a slow peer from an idle one).
+ * the same way to tell a slow peer from an idle one). Over TLS the socket's handle counts a write's
+ * ciphertext until all of it is sent; the TCP handle under it counts down as the kernel takes it.
  */
 const unsentBytes = (socket: Net.Socket): number => {
-  const queued = (socket as unknown as { readonly _handle?: { readonly writeQueueSize?: number } })._handle
-    ?.writeQueueSize
+  const handle = (socket as unknown as { readonly _handle?: Handle })._handle
+  const queued = (handle?._parent ?? handle)?.writeQueueSize
   return socket.writableLength + (typeof queued === "number" ? queued : 0)
 }
 

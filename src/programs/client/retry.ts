@@ -32,7 +32,8 @@ export const isTransient = (
 ): boolean => {
   switch (error._tag) {
     case "ConnectionError":
-      return error.reason !== "Refused" || answeredBefore
+      // TLS that failed once fails the same way again: a certificate, a name, a port.
+      return error.reason !== "Tls" && (error.reason !== "Refused" || answeredBefore)
     case "ProtocolError":
       return error.reason === "Truncated"
     case "TransferError":

@@ -32,22 +32,24 @@ export const Status = {
   InternalError: 6,
   Timeout: 7,
   UnsupportedDigest: 8,
-  ListingDisabled: 9
+  ListingDisabled: 9,
+  TlsRequired: 10
 } as const
 export type Status = typeof Status[keyof typeof Status]
 export type FailureStatus = Exclude<Status, typeof Status.Ok>
 
 export const statusName = (status: Status): string => Object.entries(Status).find(([, code]) => code === status)![0]
 
-export const isFailureStatus = (code: number): code is FailureStatus =>
-  code > Status.Ok && code <= Status.ListingDisabled
+export const isFailureStatus = (code: number): code is FailureStatus => code > Status.Ok && code <= Status.TlsRequired
 
 export const malformed = (detail: string) => new ProtocolError({ reason: "Malformed", detail })
 export const tooLarge = (detail: string) => new ProtocolError({ reason: "TooLarge", detail })
 
 export const checkPrefix = (prefix: Uint8Array): Effect.Effect<void, ProtocolError> => {
   if (prefix[0] !== PREFIX[0] || prefix[1] !== PREFIX[1] || prefix[2] !== PREFIX[2]) {
-    return Effect.fail(new ProtocolError({ reason: "BadMagic", detail: "not a ferry message" }))
+    // A TLS record of the handshake: the peer speaks TLS, this side does not (docs/PROTOCOL.md, 10.4).
+    const detail = prefix[0] === 0x16 ? "not a ferry message but a TLS handshake" : "not a ferry message"
+    return Effect.fail(new ProtocolError({ reason: "BadMagic", detail }))
   }
   if (prefix[3] !== VERSION) {
     return Effect.fail(
