@@ -1,6 +1,6 @@
 /**
  * The ferry load generator of scenario 3, in process and lean enough to cost no more CPU per request
- * than wrk does for nginx: raw sockets, each sending GET after GET back to back on one persistent
+ * than wrk does for nginx: raw sockets (or TLS ones), each sending GET after GET back to back on one persistent
  * connection, cycling through a set of files, read into one reused buffer (no allocation per read,
  * which costs Node more than the rest together) and scanned without copying (ResponseScanner). Every response's size and trailer digest are checked against the source; one in
  * `rehashEvery` (counted over all connections) has its body hashed too. Requests are counted for
@@ -9,6 +9,7 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 import { type Digest, type Hasher, hasher } from "../../src/protocol/Digest.js"
 import { BenchError, cpuTimes, type CpuUse } from "./Processes.js"
 import { getRequest, ResponseScanner } from "./ResponseScanner.js"
@@ -31,6 +32,8 @@ export interface Load {
   readonly warmupSeconds: number
   readonly seconds: number
   readonly rehashEvery: number
+  /** Over TLS, trusting this CA (PEM). */
+  readonly tls?: { readonly ca: string }
 }
 
 export interface Measured {
@@ -90,14 +93,16 @@ export const generate = (load: Load) =>
         if (counts.phase === "stop") socket.end()
         else ask()
       }
-      const socket = Net.connect({
+      const options = {
         host: HOST,
         port: load.port,
-        noDelay: true,
         // Reading on whatever `read` found: a failure ends the run, and with it every socket.
-        onread: { buffer: readBuffer, callback: (length) => (read(length), true) }
-      })
-      socket.on("connect", ask)
+        onread: { buffer: readBuffer, callback: (length: number) => (read(length), true) }
+      }
+      const socket = load.tls === undefined
+        ? Net.connect({ ...options, noDelay: true })
+        : Tls.connect({ ...options, ca: load.tls.ca }).setNoDelay(true)
+      socket.on(load.tls === undefined ? "connect" : "secureConnect", ask)
       socket.on("error", (error) => fail(`connection ${index}: ${error.message}`))
       socket.on("close", () => {
         if (counts.phase !== "stop" || scanner.result === undefined) fail(`connection ${index} closed by the server`)

@@ -20,6 +20,7 @@ import { cachedLarge } from "./CachedLarge.js"
 import { cachedWholeClient } from "./CachedWholeClient.js"
 import { herd } from "./Herd.js"
 import { memory } from "./Memory.js"
+import { cachedLargeOverTls, smallFilesOverTls } from "./OverTls.js"
 import { failed, machine, type Result, table } from "./Report.js"
 import type { Scenario } from "./Scenario.js"
 import { smallFiles } from "./SmallFiles.js"
@@ -35,7 +36,9 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
   herd,
   memory,
   startup,
-  cachedWholeClient
+  cachedWholeClient,
+  cachedLargeOverTls,
+  smallFilesOverTls
 ]
 
 const only = Options.text("only").pipe(

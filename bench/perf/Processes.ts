@@ -29,7 +29,8 @@ const PACKAGES = {
   curl: "curl",
   hyperfine: "hyperfine",
   sync: "coreutils",
-  python3: "python3"
+  python3: "python3",
+  openssl: "openssl"
 } as const
 export type Tool = keyof typeof PACKAGES
 
