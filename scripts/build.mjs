@@ -32,6 +32,9 @@ await build({
   // The sources are ES modules; in a CommonJS bundle, import.meta.url is the bundle's own URL.
   define: { "import.meta.url": "__ferryImportMetaUrl" },
   banner: { js: "const __ferryImportMetaUrl = require(\"node:url\").pathToFileURL(__filename).href" },
+  // The loader runs a bundle as a script, where import() cannot load: a module loaded only when
+  // needed (node:http, for --metrics) is required then instead.
+  supported: { "dynamic-import": false },
   minify: process.env.FERRY_NO_MINIFY !== "1",
   sourcemap: "linked",
   logLevel: "warning"

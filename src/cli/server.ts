@@ -3,9 +3,11 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { DEFAULT_POLICY, POLICIES } from "../cache/policies.js"
 import * as BoundedCache from "../layers/BoundedCache.js"
 import * as NodeFileStore from "../layers/NodeFileStore.js"
+import * as NodeMetricsServer from "../layers/NodeMetricsServer.js"
 import * as NodeSocketServer from "../layers/NodeSocketServer.js"
 import * as SemaphoreLockManager from "../layers/SemaphoreLockManager.js"
 import { serve } from "../programs/server/serve.js"
@@ -21,6 +23,7 @@ import {
   host,
   logFormat,
   maxConnections,
+  metrics,
   noListing,
   port,
   requestTimeout,
@@ -37,7 +40,7 @@ export const EXIT_CODES = {
   internal: [1, "unexpected internal error (a bug: please report it)"],
   usage: [2, "invalid arguments"],
   directory: [3, "DIR is missing, not a directory, or unreadable"],
-  listen: [4, "cannot listen on HOST:PORT (in use, no such address, not allowed)"]
+  listen: [4, "cannot listen on HOST:PORT or the --metrics address (in use, no such address, not allowed)"]
 } as const satisfies Record<string, readonly [number, string]>
 
 const exitCodesHelp = Object.values(EXIT_CODES).map(([code, meaning]) => `  ${code}  ${meaning}`).join("\n")
@@ -57,7 +60,8 @@ export const command = Command.make(
     gracePeriod,
     noListing,
     logFormat,
-    tls: serverTls
+    tls: serverTls,
+    metrics
   },
   (args) => {
     const layer = Layer.mergeAll(
@@ -68,7 +72,8 @@ export const command = Command.make(
         ...serverLayerOptions(args.tls, args.requestTimeout)
       }),
       BoundedCache.layer({ capacity: args.cacheSize, policy: POLICIES[args.cachePolicy] }),
-      SemaphoreLockManager.layer
+      SemaphoreLockManager.layer,
+      Option.match(args.metrics, { onNone: () => Layer.empty, onSome: NodeMetricsServer.layer })
     )
     // Checked before listening: a server that can answer no GET must not start.
     const unavailable = unavailableDigest()

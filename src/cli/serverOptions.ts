@@ -127,3 +127,23 @@ export const noListing = Options.boolean("no-listing").pipe(
       "Env: FERRY_NO_LISTING."
   )
 )
+
+// HOST:PORT, an IPv6 host in brackets.
+const ADDRESS = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/
+
+export const metrics = Options.text("metrics").pipe(
+  Options.withFallbackConfig(Config.string("FERRY_METRICS")),
+  Options.withDescription(
+    "Also listen for HTTP on HOST:PORT ([::1]:9100 for an IPv6 address, port 0 for a free one): " +
+      "/metrics for Prometheus, /healthz, and /readyz (503 while draining on shutdown). Off unless given. " +
+      "Env: FERRY_METRICS."
+  ),
+  Options.mapEffect((text) => {
+    const match = ADDRESS.exec(text)
+    const port = Number(match?.[3])
+    return match !== null && port <= 65535
+      ? Effect.succeed({ host: match[1] ?? match[2]!, port })
+      : invalid(`--metrics: "${text}" is not HOST:PORT, e.g. localhost:9100`)
+  }),
+  Options.optional
+)

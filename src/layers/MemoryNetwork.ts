@@ -185,7 +185,11 @@ export const make: Effect.Effect<Context.Context<SocketServer | SocketClient>, n
         }
       }).pipe(Effect.uninterruptible) // once the server has its side, the client side must reach the scope
 
-    return Context.make(SocketServer, { address: { host: "memory", port: 0 }, serve: acceptor.serve }).pipe(
+    return Context.make(SocketServer, {
+      address: { host: "memory", port: 0 },
+      serve: acceptor.serve,
+      accepting: acceptor.accepting
+    }).pipe(
       Context.add(SocketClient, { connect })
     )
   }

@@ -55,13 +55,14 @@ export const make = (
     server.on("error", (cause) => runFork(Effect.logError("failed to accept a connection", cause)))
 
     const bound = server.address() as Net.AddressInfo
-    return { address: { host: bound.address, port: bound.port }, serve: acceptor.serve }
+    return { address: { host: bound.address, port: bound.port }, serve: acceptor.serve, accepting: acceptor.accepting }
   })
 
 export const layer = (options: ServerOptions): Layer.Layer<SocketServer, ServerError> =>
   Layer.scoped(SocketServer, make(options))
 
-const listen = (server: Net.Server, address: ServerAddress) =>
+/** Listens on `address`, failing with why it cannot. */
+export const listen = (server: Net.Server, address: ServerAddress) =>
   Effect.async<void, ServerError>((resume) => {
     const onListening = () => {
       server.off("error", onError)

@@ -59,6 +59,8 @@ export interface ServeOptions {
 export class SocketServer extends Context.Tag("ferry/SocketServer")<SocketServer, {
   /** Where the server listens (the real port when it was asked for port 0). */
   readonly address: ServerAddress
+  /** Whether connections are being served: from `serve` until shutdown begins, when new ones are refused. */
+  readonly accepting: Effect.Effect<boolean>
   /**
    * Accepts connections until interrupted, running `handle` for each in a fiber of its own and
    * closing the connection when it returns. When interrupted, it stops accepting, signals

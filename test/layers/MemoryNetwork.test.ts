@@ -267,6 +267,7 @@ describe("MemoryNetwork", () => {
       const finished = yield* Deferred.make<void>()
       const interrupted = yield* Deferred.make<void>()
       const server = yield* SocketServer
+      expect(yield* server.accepting).toBe(false)
       const serving = yield* Effect.fork(server.serve((connection) =>
         Effect.gen(function*() {
           const request = yield* Effect.orDie(readAll(connection))
@@ -288,11 +289,13 @@ describe("MemoryNetwork", () => {
         yield* connection.end
       }
       yield* waitUntil(Effect.map(Ref.get(started), (n) => n === 2))
+      expect(yield* server.accepting).toBe(true)
 
       const stopping = yield* Effect.fork(Fiber.interrupt(serving))
       // Both the quick handler's sleep and the grace period's timer are running.
       yield* waitUntil(Effect.map(TestClock.sleeps(), (sleeps) => Chunk.size(sleeps) === 2))
       expect((yield* Effect.flip(connect)).reason).toBe("Refused")
+      expect(yield* server.accepting).toBe(false)
 
       yield* TestClock.adjust("1 second")
       yield* Deferred.await(finished)

@@ -16,6 +16,7 @@ export interface Acceptor<A> {
   /** Hands over a newly accepted connection; false once the server no longer accepts any. */
   readonly offer: (accepted: A) => boolean
   readonly serve: Context.Tag.Service<SocketServer>["serve"]
+  readonly accepting: Context.Tag.Service<SocketServer>["accepting"]
 }
 
 // Mutable rather than a Ref: `offer` is called synchronously from platform callbacks.
@@ -124,5 +125,5 @@ export const make = <A>(transport: {
         return yield* Effect.never
       }))
 
-    return { offer, serve }
+    return { offer, serve, accepting: Effect.sync(() => state._tag === "Serving") }
   })

@@ -1,13 +1,16 @@
 /**
  * The server's counters, as Effect metrics tagged with their server instance (so that several
  * servers in one process, as in tests, keep their own), and the snapshot a `stats` request returns.
+ * The metrics are named as Prometheus names them, for `/metrics` (see exposition.ts).
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricKey from "effect/MetricKey"
 import type * as MetricKeyType from "effect/MetricKeyType"
+import * as MetricLabel from "effect/MetricLabel"
 import { Cache } from "../../services/Cache.js"
 import { FileStore } from "../../services/FileStore.js"
 import { LockManager } from "../../services/LockManager.js"
@@ -29,27 +32,69 @@ const counters = {
 
 export type CounterName = keyof typeof counters
 
+/** How a request's file was had, or "none" for a request that sent none. */
+export type CacheResult = "hit" | "miss" | "bypass" | "none"
+
+/** A request's duration and the bytes it sent, for one status and cache result. */
+export interface RequestHistograms {
+  readonly seconds: Metric.Metric.Histogram<number>
+  readonly bytes: Metric.Metric.Histogram<number>
+}
+
 export class ServerMetrics extends Context.Tag("ferry/ServerMetrics")<ServerMetrics, {
   readonly counters: { readonly [K in CounterName]: Metric.Metric.Counter<number> }
   readonly activeConnections: Metric.Metric.Gauge<number>
+  readonly histograms: (status: string, cache: CacheResult) => RequestHistograms
+  /** The tag that tells this server's metrics from another's in the same process. */
+  readonly tag: MetricLabel.MetricLabel
   readonly startedAt: number
 }>() {}
+
+// From half a millisecond (a small cached file) to a minute, and from a KiB to 4 GiB.
+const durations = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+const SECONDS = MetricBoundaries.fromIterable(durations)
+const BYTES = MetricBoundaries.exponential({ start: 1024, factor: 4, count: 13 })
+
+/** `bytesServed` as Prometheus would name it: `ferry_bytes_served_total`. */
+const counterName = (name: string) => `ferry_${name.replace(/[A-Z]/g, (upper) => `_${upper.toLowerCase()}`)}_total`
 
 let instances = 0
 
 export const make = Effect.gen(function*() {
-  const server = String(++instances)
+  const tag = MetricLabel.make("server", String(++instances))
   // Tagged in the key, not with `Metric.tagged`: that looks its tags up in the registry on every update.
-  const tagged = <T extends MetricKeyType.MetricKeyType<any, any>>(key: MetricKey.MetricKey<T>) =>
-    Metric.fromMetricKey(MetricKey.tagged(key, "server", server))
+  const tagged = <T extends MetricKeyType.MetricKeyType<any, any>>(
+    key: MetricKey.MetricKey<T>,
+    ...labels: ReadonlyArray<MetricLabel.MetricLabel>
+  ) => Metric.fromMetricKey(MetricKey.taggedWithLabels(key, [tag, ...labels]))
   const made = Object.fromEntries(
     Object.entries(counters).map((
       [name, description]
-    ) => [name, tagged(MetricKey.counter(`ferry_${name}`, { description }))])
+    ) => [name, tagged(MetricKey.counter(counterName(name), { description }))])
   ) as ServerMetrics["Type"]["counters"]
+  // One pair per status and cache result met, made when first met.
+  const byOutcome = new Map<string, RequestHistograms>()
+  const histograms = (status: string, cache: CacheResult) => {
+    const labels = [MetricLabel.make("status", status), MetricLabel.make("cache", cache)]
+    const id = `${status} ${cache}`
+    let found = byOutcome.get(id)
+    if (found === undefined) {
+      found = {
+        seconds: tagged(
+          MetricKey.histogram("ferry_request_duration_seconds", SECONDS, "time to answer a request"),
+          ...labels
+        ),
+        bytes: tagged(MetricKey.histogram("ferry_response_bytes", BYTES, "file bytes sent per request"), ...labels)
+      }
+      byOutcome.set(id, found)
+    }
+    return found
+  }
   return ServerMetrics.of({
     counters: made,
     activeConnections: tagged(MetricKey.gauge("ferry_active_connections", { description: "connections open now" })),
+    histograms,
+    tag,
     startedAt: yield* Clock.currentTimeMillis
   })
 })
@@ -57,6 +102,13 @@ export const make = Effect.gen(function*() {
 /** Adds one to a counter (or `amount`). */
 export const count = (name: CounterName, amount = 1) =>
   Effect.flatMap(ServerMetrics, (metrics) => Metric.incrementBy(metrics.counters[name], amount))
+
+/** Adds a request answered with `status` to the histograms of request durations and bytes sent. */
+export const observe = (status: string, cache: CacheResult, seconds: number, bytes: number) =>
+  Effect.flatMap(ServerMetrics, (metrics) => {
+    const histograms = metrics.histograms(status, cache)
+    return Effect.zipRight(Metric.update(histograms.seconds, seconds), Metric.update(histograms.bytes, bytes))
+  })
 
 /** Everything `stats` reports: the counters, and the state of the cache, the locks and the files. */
 export const snapshot = Effect.gen(function*() {

@@ -17,7 +17,7 @@ import { Content, fetchFile } from "./fetchFile.js"
 import { fileVersion, sameBytes } from "./fileVersion.js"
 import { listTree } from "./listTree.js"
 import { sendCached } from "./sendCached.js"
-import { count, type ServerMetrics, snapshot } from "./ServerMetrics.js"
+import { count, observe, type ServerMetrics, snapshot } from "./ServerMetrics.js"
 import type { StreamBuffers } from "./StreamBuffers.js"
 import { digestOfStream, sendStreamed } from "./streamFile.js"
 
@@ -157,7 +157,7 @@ export const respond = (
 ): Effect.Effect<void, ConnectionError, FileStore | Cache | LockManager | StreamBuffers | ServerMetrics> =>
   Effect.gen(function*() {
     const report: Report = { status: Codec.Status.Ok, bytes: 0 }
-    const started = yield* Clock.currentTimeMillis
+    const started = yield* Clock.currentTimeNanos
     const answer = Codec.Request.$match(request, {
       Get: (get_) => get(connection, report, get_),
       Stat: (stat_) => stat(connection, report, stat_),
@@ -168,12 +168,15 @@ export const respond = (
     yield* answer.pipe(Effect.onExit((exit) =>
       Effect.gen(function*() {
         const cut = unfinished(exit)
+        const status = Codec.statusName(report.status)
+        const nanos = Number((yield* Clock.currentTimeNanos) - started)
         yield* count("requests")
         if (report.status !== Codec.Status.Ok) yield* count("failures")
+        yield* observe(status, report.cache ?? "none", nanos / 1e9, report.bytes)
         yield* Effect.logInfo(describe(request)).pipe(Effect.annotateLogs({
-          status: Codec.statusName(report.status),
+          status,
           bytes: report.bytes,
-          ms: (yield* Clock.currentTimeMillis) - started,
+          ms: Math.round(nanos / 1e6),
           ...(report.cache === undefined ? {} : { cache: report.cache }),
           ...(report.from === undefined ? {} : { from: report.from }),
           ...(report.detail === undefined ? {} : { detail: printable(report.detail) }),

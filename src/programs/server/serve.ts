@@ -1,6 +1,7 @@
 /**
  * The server: accept connections up to a limit, serve each in its own fiber, turn away the rest
- * with a "busy" reply, and on shutdown let transfers in flight finish within a grace period.
+ * with a "busy" reply, and on shutdown let transfers in flight finish within a grace period. With a
+ * metrics listener, answer its scrapes and probes until the last transfer is done.
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -9,8 +10,10 @@ import * as Option from "effect/Option"
 import { formatBytes } from "../../format/ByteSize.js"
 import * as Codec from "../../protocol/Codec.js"
 import { Cache } from "../../services/Cache.js"
+import { MetricsServer } from "../../services/MetricsServer.js"
 import { type ServerConnection, SocketServer } from "../../services/SocketServer.js"
 import { closeWith } from "./closeWith.js"
+import { exposition } from "./exposition.js"
 import { type ConnectionLimits, handleConnection } from "./handleConnection.js"
 import * as ServerMetrics from "./ServerMetrics.js"
 import { makeStreamBuffers, StreamBuffers } from "./StreamBuffers.js"
@@ -48,8 +51,23 @@ export const serve = (options: ServeOptions) =>
         () => Metric.modify(metrics.activeConnections, -1)
       )
 
+    // Optional: a server without a metrics port (and a test) provides none.
+    const metricsServer = yield* Effect.serviceOption(MetricsServer)
+    if (Option.isSome(metricsServer)) {
+      // In this scope, closed once `server.serve` has drained: scrapes go on during the grace period.
+      const scrape = Effect.provide(exposition, yield* Effect.context<Effect.Effect.Context<typeof exposition>>())
+      yield* Effect.forkScoped(metricsServer.value.serve({ metrics: scrape, ready: server.accepting }))
+    }
+
     yield* Effect.logInfo(`listening on ${server.address.host}:${server.address.port}`).pipe(
-      Effect.annotateLogs({ cache: formatBytes(cache.capacity), maxConnections: options.maxConnections })
+      Effect.annotateLogs({
+        cache: formatBytes(cache.capacity),
+        maxConnections: options.maxConnections,
+        ...Option.match(metricsServer, {
+          onNone: () => ({}),
+          onSome: ({ address }) => ({ metrics: `${address.host}:${address.port}` })
+        })
+      })
     )
     return yield* server.serve(
       (connection) =>
@@ -61,6 +79,7 @@ export const serve = (options: ServeOptions) =>
       { gracePeriod: options.gracePeriod, stallTimeout: options.stallTimeout }
     )
   }).pipe(
+    Effect.scoped,
     Effect.provideServiceEffect(ServerMetrics.ServerMetrics, ServerMetrics.make),
     Effect.provideServiceEffect(StreamBuffers, makeStreamBuffers(options.streamBuffers)),
     Effect.onInterrupt(() => Effect.logInfo("stopped"))
