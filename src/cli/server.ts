@@ -7,6 +7,7 @@ import { DEFAULT_POLICY, POLICIES } from "../cache/policies.js"
 import * as BoundedCache from "../layers/BoundedCache.js"
 import * as NodeFileStore from "../layers/NodeFileStore.js"
 import * as NodeSocketServer from "../layers/NodeSocketServer.js"
+import * as NodeTokens from "../layers/NodeTokens.js"
 import * as SemaphoreLockManager from "../layers/SemaphoreLockManager.js"
 import { serve } from "../programs/server/serve.js"
 import { unavailableDigest } from "../protocol/Digest.js"
@@ -25,7 +26,8 @@ import {
   port,
   requestTimeout,
   stallTimeout,
-  streamBuffers
+  streamBuffers,
+  tokens
 } from "./serverOptions.js"
 
 const PROGRAM = "ferry-server"
@@ -36,7 +38,8 @@ export const EXIT_CODES = {
   internal: [1, "unexpected internal error (a bug: please report it)"],
   usage: [2, "invalid arguments"],
   directory: [3, "DIR is missing, not a directory, or unreadable"],
-  listen: [4, "cannot listen on HOST:PORT (in use, no such address, not allowed)"]
+  listen: [4, "cannot listen on HOST:PORT (in use, no such address, not allowed)"],
+  tokens: [5, "the --tokens file is unreadable, readable or writable by group or others, or malformed"]
 } as const satisfies Record<string, readonly [number, string]>
 
 const exitCodesHelp = Object.values(EXIT_CODES).map(([code, meaning]) => `  ${code}  ${meaning}`).join("\n")
@@ -55,14 +58,16 @@ export const command = Command.make(
     stallTimeout,
     gracePeriod,
     noListing,
-    logFormat
+    logFormat,
+    tokens
   },
   (args) => {
     const layer = Layer.mergeAll(
       NodeFileStore.layer(args.directory),
       NodeSocketServer.layer({ host: args.host, port: args.port }),
       BoundedCache.layer({ capacity: args.cacheSize, policy: POLICIES[args.cachePolicy] }),
-      SemaphoreLockManager.layer
+      SemaphoreLockManager.layer,
+      NodeTokens.layer(args.tokens)
     )
     // Checked before listening: a server that can answer no GET must not start.
     const unavailable = unavailableDigest()
@@ -72,7 +77,8 @@ export const command = Command.make(
       Effect.provide(Logging.layer(args.logFormat)),
       Effect.catchTags({
         DirectoryError: (error) => exitWith(PROGRAM, EXIT_CODES.directory[0], error.message),
-        ServerError: (error) => exitWith(PROGRAM, EXIT_CODES.listen[0], error.message)
+        ServerError: (error) => exitWith(PROGRAM, EXIT_CODES.listen[0], error.message),
+        TokensError: (error) => exitWith(PROGRAM, EXIT_CODES.tokens[0], error.message)
       })
     )
   }
@@ -87,6 +93,10 @@ export const command = Command.make(
       `--stream-buffers ${DEFAULTS.streamBuffers}, --max-connections ${DEFAULTS.maxConnections}, ` +
       `--request-timeout "${DEFAULTS.requestTimeout}", --stall-timeout "${DEFAULTS.stallTimeout}", ` +
       `--grace-period "${DEFAULTS.gracePeriod}", --log-format text, --log-level info (env FERRY_LOG_LEVEL).`
+  ),
+  HelpDoc.p(
+    "Access tokens: ferry-server token create --label L --prefix P --file FILE makes one, and " +
+      "--tokens FILE requires one (see ferry-server token create --help)."
   ),
   HelpDoc.p(`Exit codes:\n${exitCodesHelp}`)
 ])))

@@ -10,6 +10,7 @@ import { formatBytes } from "../../format/ByteSize.js"
 import * as Codec from "../../protocol/Codec.js"
 import { Cache } from "../../services/Cache.js"
 import { type ServerConnection, SocketServer } from "../../services/SocketServer.js"
+import { Tokens } from "../../services/Tokens.js"
 import { closeWith } from "./closeWith.js"
 import { type ConnectionLimits, handleConnection } from "./handleConnection.js"
 import * as ServerMetrics from "./ServerMetrics.js"
@@ -39,6 +40,7 @@ export const serve = (options: ServeOptions) =>
     const server = yield* SocketServer
     const cache = yield* Cache
     const metrics = yield* ServerMetrics.ServerMetrics
+    const tokens = yield* Effect.flatMap(Tokens, (tokens) => tokens.current)
     const slots = yield* Effect.makeSemaphore(options.maxConnections)
     // Counted while its handler runs, whatever becomes of it.
     const active = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -49,7 +51,14 @@ export const serve = (options: ServeOptions) =>
       )
 
     yield* Effect.logInfo(`listening on ${server.address.host}:${server.address.port}`).pipe(
-      Effect.annotateLogs({ cache: formatBytes(cache.capacity), maxConnections: options.maxConnections })
+      Effect.annotateLogs({
+        cache: formatBytes(cache.capacity),
+        maxConnections: options.maxConnections,
+        access: Option.match(tokens, {
+          onNone: () => "open to anyone: no --tokens",
+          onSome: ({ grants, source }) => `${grants.length} token${grants.length === 1 ? "" : "s"} from ${source}`
+        })
+      })
     )
     return yield* server.serve(
       (connection) =>
