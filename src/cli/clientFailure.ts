@@ -21,7 +21,8 @@ export const EXIT_CODES = {
   server: [9, "the server failed or refused the request"],
   version: [10, "the server speaks another version of the ferry protocol"],
   noListing: [11, "the server does not allow listing (ls, directory downloads)"],
-  locked: [12, "another ferry-client is downloading the same file into the same directory"]
+  locked: [12, "another ferry-client is downloading the same file into the same directory"],
+  unauthorized: [13, "the server refused the token (none, unknown, expired, or not for this file or command)"]
 } as const satisfies Record<string, readonly [number, string]>
 
 export type ClientFailure = ConnectionError | ProtocolError | TransferError | DestinationError
@@ -91,6 +92,8 @@ export const describeFailure = (
               )
             case Codec.Status.Busy:
               return fail(EXIT_CODES.busy, `${where} is busy: try again later`)
+            case Codec.Status.Unauthorized:
+              return fail(EXIT_CODES.unauthorized, `not authorized for ${printable(name)} on ${where}: check --token`)
             case Codec.Status.Timeout:
               return fail(EXIT_CODES.server, `${where} gave up waiting for the request: try again`)
             case Codec.Status.UnsupportedDigest:
