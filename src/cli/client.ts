@@ -12,6 +12,7 @@ import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as nodePath from "node:path"
 import { formatBytes } from "../format/ByteSize.js"
 import { printable } from "../format/Printable.js"
@@ -21,6 +22,7 @@ import { describeSaved, getMany } from "../programs/client/getMany.js"
 import { list, ls, stat, stats } from "../programs/client/inquire.js"
 import { isKept } from "../programs/client/Partial.js"
 import { DEFAULT_RETRIES } from "../programs/client/retry.js"
+import { MAX_TOKEN_BYTES } from "../protocol/Codec.js"
 import { type Digest, DIGEST_NAMES } from "../protocol/Digest.js"
 import { isAcceptableName } from "../services/FileName.js"
 import { type ClientFailure, clientFailure, describeFailure, EXIT_CODES, type Target } from "./clientFailure.js"
@@ -88,6 +90,23 @@ const digest = Options.choice("digest", DIGEST_NAMES).pipe(
   Options.withDescription(
     `Check the download with this digest only (default: ${DIGEST_NAMES.join(", then ")}, as the server supports). ` +
       "Env: FERRY_DIGEST."
+  )
+)
+
+const tokenBytes = (token: string) => Buffer.byteLength(token)
+
+const token = Options.text("token").pipe(
+  Options.withFallbackConfig(Config.string("FERRY_TOKEN")),
+  Options.optional,
+  Options.withDescription(
+    "The access token to present, for a server that requires one (ferry-server --tokens); FERRY_TOKEN keeps " +
+      "it out of the process list. Env: FERRY_TOKEN."
+  ),
+  Options.mapEffect((given) =>
+    Option.exists(given, (token) => tokenBytes(token) === 0 || tokenBytes(token) > MAX_TOKEN_BYTES)
+      ? Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--token must be 1 to ${MAX_TOKEN_BYTES} bytes`)))
+      // Redacted from here on: a secret nothing may print by mistake.
+      : Effect.succeed(Option.map(given, Redacted.make))
   )
 )
 
@@ -171,10 +190,15 @@ const saveMany = (parsed: Parsed, names: ReadonlyArray<string>, directory: strin
 
 export const command = Command.make(
   PROGRAM,
-  { host, port, words, quiet, json, recursive, timeout, digest, retries, noResume, tls: clientTls },
+  { host, port, words, quiet, json, recursive, timeout, digest, retries, noResume, tls: clientTls, token },
   (args) => {
     const parsed: Parsed = {
-      server: { host: args.host, port: args.port, timeout: args.timeout },
+      server: {
+        host: args.host,
+        port: args.port,
+        timeout: args.timeout,
+        ...Option.match(args.token, { onNone: () => ({}), onSome: (token) => ({ token }) })
+      },
       target: { host: args.host, port: args.port, ...describedTls(args.tls) },
       quiet: args.quiet,
       json: args.json,
@@ -256,5 +280,6 @@ export const command = Command.make(
   HelpDoc.p("  ferry-client localhost 9098 list --json             the same, as JSON"),
   HelpDoc.p("  ferry-client localhost 9098 stats                   the server's counters: hits, misses, bytes..."),
   HelpDoc.p("  ferry-client example.org 9098 a.iso . --tls         over TLS, the server's certificate checked"),
+  HelpDoc.p("  FERRY_TOKEN=fy_... ferry-client localhost 9098 a.txt .  with an access token (server --tokens)"),
   HelpDoc.p(`Exit codes:\n${exitCodesHelp}`)
 ])))

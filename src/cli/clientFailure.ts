@@ -25,7 +25,8 @@ export const EXIT_CODES = {
   tls: [
     14,
     "TLS failed: certificate refused, wrong host name, expired, or the port does not speak TLS (or speaks only TLS)"
-  ]
+  ],
+  unauthorized: [13, "the server refused the token (none, unknown, expired, or not for this file or command)"]
 } as const satisfies Record<string, readonly [number, string]>
 
 export type ClientFailure = ConnectionError | ProtocolError | TransferError | DestinationError
@@ -105,6 +106,8 @@ export const describeFailure = (
               )
             case Codec.Status.Busy:
               return fail(EXIT_CODES.busy, `${where} is busy: try again later`)
+            case Codec.Status.Unauthorized:
+              return fail(EXIT_CODES.unauthorized, `not authorized for ${printable(name)} on ${where}: check --token`)
             case Codec.Status.Timeout:
               return fail(EXIT_CODES.server, `${where} gave up waiting for the request: try again`)
             case Codec.Status.TlsRequired:

@@ -9,6 +9,7 @@ import * as BoundedCache from "../layers/BoundedCache.js"
 import * as NodeFileStore from "../layers/NodeFileStore.js"
 import * as NodeMetricsServer from "../layers/NodeMetricsServer.js"
 import * as NodeSocketServer from "../layers/NodeSocketServer.js"
+import * as NodeTokens from "../layers/NodeTokens.js"
 import * as SemaphoreLockManager from "../layers/SemaphoreLockManager.js"
 import { serve } from "../programs/server/serve.js"
 import { unavailableDigest } from "../protocol/Digest.js"
@@ -28,7 +29,8 @@ import {
   port,
   requestTimeout,
   stallTimeout,
-  streamBuffers
+  streamBuffers,
+  tokens
 } from "./serverOptions.js"
 import { serverLayerOptions, serverTls } from "./tlsOptions.js"
 
@@ -40,7 +42,8 @@ export const EXIT_CODES = {
   internal: [1, "unexpected internal error (a bug: please report it)"],
   usage: [2, "invalid arguments"],
   directory: [3, "DIR is missing, not a directory, or unreadable"],
-  listen: [4, "cannot listen on HOST:PORT or the --metrics address (in use, no such address, not allowed)"]
+  listen: [4, "cannot listen on HOST:PORT or the --metrics address (in use, no such address, not allowed)"],
+  tokens: [5, "the --tokens file is unreadable, readable or writable by group or others, or malformed"]
 } as const satisfies Record<string, readonly [number, string]>
 
 const exitCodesHelp = Object.values(EXIT_CODES).map(([code, meaning]) => `  ${code}  ${meaning}`).join("\n")
@@ -61,7 +64,8 @@ export const command = Command.make(
     noListing,
     logFormat,
     tls: serverTls,
-    metrics
+    metrics,
+    tokens
   },
   (args) => {
     const layer = Layer.mergeAll(
@@ -73,7 +77,8 @@ export const command = Command.make(
       }),
       BoundedCache.layer({ capacity: args.cacheSize, policy: POLICIES[args.cachePolicy] }),
       SemaphoreLockManager.layer,
-      Option.match(args.metrics, { onNone: () => Layer.empty, onSome: NodeMetricsServer.layer })
+      Option.match(args.metrics, { onNone: () => Layer.empty, onSome: NodeMetricsServer.layer }),
+      NodeTokens.layer(args.tokens)
     )
     // Checked before listening: a server that can answer no GET must not start.
     const unavailable = unavailableDigest()
@@ -83,7 +88,8 @@ export const command = Command.make(
       Effect.provide(Logging.layer(args.logFormat)),
       Effect.catchTags({
         DirectoryError: (error) => exitWith(PROGRAM, EXIT_CODES.directory[0], error.message),
-        ServerError: (error) => exitWith(PROGRAM, EXIT_CODES.listen[0], error.message)
+        ServerError: (error) => exitWith(PROGRAM, EXIT_CODES.listen[0], error.message),
+        TokensError: (error) => exitWith(PROGRAM, EXIT_CODES.tokens[0], error.message)
       })
     )
   }
@@ -99,6 +105,10 @@ export const command = Command.make(
       `--stream-buffers ${DEFAULTS.streamBuffers}, --max-connections ${DEFAULTS.maxConnections}, ` +
       `--request-timeout "${DEFAULTS.requestTimeout}", --stall-timeout "${DEFAULTS.stallTimeout}", ` +
       `--grace-period "${DEFAULTS.gracePeriod}", --log-format text, --log-level info (env FERRY_LOG_LEVEL).`
+  ),
+  HelpDoc.p(
+    "Access tokens: ferry-server token create --label L --prefix P --file FILE makes one, and " +
+      "--tokens FILE requires one (see ferry-server token create --help)."
   ),
   HelpDoc.p(`Exit codes:\n${exitCodesHelp}`)
 ])))

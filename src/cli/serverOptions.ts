@@ -147,3 +147,13 @@ export const metrics = Options.text("metrics").pipe(
   }),
   Options.optional
 )
+
+export const tokens = Options.text("tokens").pipe(
+  Options.withFallbackConfig(Config.string("FERRY_TOKENS")),
+  Options.optional,
+  Options.withDescription(
+    "Require an access token (ferry-client --token): FILE lists them, one a line, as `ferry-server token create` " +
+      "writes them, and must not be readable or writable by group or others. SIGHUP reloads it. " +
+      "Without it the server is open to anyone. Env: FERRY_TOKENS."
+  )
+)

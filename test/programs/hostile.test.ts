@@ -209,8 +209,28 @@ const exchange = (frame: Uint8Array) =>
         else if (isServed(request.name)) expectComplete(answer, served[request.name], digest)
         else expectFailure(answer, Codec.Status.NotFound)
       } else {
+        // A changed byte can make a request of any kind: each is answered as its kind is.
         const answer = yield* Codec.readResponse(reader, Codec.kindOf(request))
-        expect(answer._tag).toBe(request._tag === "List" ? "Listing" : "Stats")
+        const expected = Codec.Request.$match(request, {
+          Get: () => "Body",
+          List: () => "Listing",
+          Stats: () => "Stats",
+          Auth: () => "Authenticated",
+          Ls: () => answer._tag === "Tree" ? "Tree" : "Failure",
+          Stat: ({ digests, name }) => digests.length > 0 && isServed(name) ? "Facts" : "Failure"
+        })
+        expect(answer._tag).toBe(expected)
+        if (answer._tag === "Tree") {
+          const ending = yield* Codec.readTree(reader, () => Effect.void)
+          expect(ending._tag).toBe("Complete")
+        }
+        if (answer._tag === "Failure") {
+          expect(answer.status).toBe(
+            request._tag === "Stat" && request.digests.length === 0
+              ? Codec.Status.UnsupportedDigest
+              : Codec.Status.NotFound
+          )
+        }
       }
     }
     if (refusal !== undefined) {

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import { readFileSync } from "node:fs"
+import { REFUSALS } from "../../src/programs/server/authorize.js"
 import { fileVersion } from "../../src/programs/server/fileVersion.js"
 import * as ByteReader from "../../src/protocol/ByteReader.js"
 import * as Codec from "../../src/protocol/Codec.js"
@@ -28,9 +29,10 @@ const failureStatuses: ReadonlyArray<Codec.FailureStatus> = [
   Status.Timeout,
   Status.UnsupportedDigest,
   Status.ListingDisabled,
-  Status.TlsRequired
+  Status.TlsRequired,
+  Status.Unauthorized
 ]
-const kinds: ReadonlyArray<Codec.Kind> = [Kind.Get, Kind.List, Kind.Stats, Kind.Ls, Kind.Stat]
+const kinds: ReadonlyArray<Codec.Kind> = [Kind.Get, Kind.List, Kind.Stats, Kind.Ls, Kind.Stat, Kind.Auth]
 
 const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0))
@@ -191,12 +193,20 @@ const get = FastCheck.tuple(name, offer, FastCheck.option(resume, { nil: undefin
   resume === undefined ? Codec.Request.Get({ name, digests }) : Codec.Request.Get({ name, digests, resume })
 )
 const lsPath = FastCheck.oneof(FastCheck.constant(""), text(1024))
+/** A token: any text of 1 to 256 UTF-8 bytes, the limit made likely. */
+const token = FastCheck.oneof(
+  text(64).filter((token) => token.length > 0),
+  text(64).map((token) => token + "t".repeat(Codec.MAX_TOKEN_BYTES - utf8Length(token))).filter((token) =>
+    utf8Length(token) === Codec.MAX_TOKEN_BYTES
+  )
+)
 const request = FastCheck.oneof(
   get,
   FastCheck.constant(Codec.Request.List()),
   FastCheck.constant(Codec.Request.Stats()),
   FastCheck.record({ path: lsPath, recursive: FastCheck.boolean() }).map(Codec.Request.Ls),
-  FastCheck.tuple(name, offer).map(([name, digests]) => Codec.Request.Stat({ name, digests }))
+  FastCheck.tuple(name, offer).map(([name, digests]) => Codec.Request.Stat({ name, digests })),
+  token.map((token) => Codec.Request.Auth({ token }))
 )
 const chunkSizes = FastCheck.oneof(
   FastCheck.constant([1]),
@@ -310,6 +320,15 @@ describe("requests", () => {
           expect(hex(Codec.encodeRequest(Codec.Request.Ls({ path, recursive })))).toBe(hex(bytes))
           expect(yield* reads(bytes)).toEqual(Option.some(Codec.Request.Ls({ path, recursive })))
         }
+      }
+    }))
+
+  it.effect("AUTH: the payload is the token, 1 to 256 bytes of UTF-8, kept as sent", () =>
+    Effect.gen(function*() {
+      for (const token of ["t", "fy_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", "\uFEFFé😀", "t".repeat(256)]) {
+        const bytes = framed(Kind.Auth, ascii(token))
+        expect(hex(Codec.encodeRequest(Codec.Request.Auth({ token })))).toBe(hex(bytes))
+        expect(yield* reads(bytes)).toEqual(Option.some(Codec.Request.Auth({ token })))
       }
     }))
 
@@ -616,7 +635,7 @@ describe("trees (LS)", () => {
       yield* rejectsResponse(tree(entry(2, ascii("a"), 0, 2 ** 53)), Kind.Ls, "Malformed")
       yield* rejectsResponse(tree(entry(1, Uint8Array.of(0xc3, 0x28))), Kind.Ls, "Malformed")
       // Endings: an unknown status, and a message over the limit.
-      for (const status of [11, 128, 255]) {
+      for (const status of [12, 128, 255]) {
         const ending = concat([Codec.encodeTreeHead(), u32(0), u8(status), u16(0)])
         yield* rejectsResponse(ending, Kind.Ls, "Malformed")
       }
@@ -727,7 +746,7 @@ describe("rejections", () => {
       }
       yield* rejectsRequest(framed(Kind.List, ascii("x")), "Malformed")
       yield* rejectsRequest(framed(Kind.Stats, ascii("x")), "Malformed")
-      for (const kind of [0, 6, 255]) yield* rejectsRequest(framed(kind, new Uint8Array(0)), "Malformed")
+      for (const kind of [0, 7, 255]) yield* rejectsRequest(framed(kind, new Uint8Array(0)), "Malformed")
     }))
 
   it.effect("a GET's offset and version: cut short, an offset without a version, an offset over 2^53 - 1", () =>
@@ -758,6 +777,22 @@ describe("rejections", () => {
       )
     }))
 
+  it.effect("AUTH: no token, a token over 256 bytes (its payload unread), a token that is not UTF-8", () =>
+    Effect.gen(function*() {
+      yield* rejectsRequest(framed(Kind.Auth, new Uint8Array(0)), "Malformed")
+      for (const length of [257, Codec.MAX_PAYLOAD_BYTES]) {
+        const { pulled, reader } = countingReader([
+          concat([PREFIX, Uint8Array.of(Kind.Auth), u32(length)]),
+          new Uint8Array(length).fill(0x74)
+        ])
+        expectReason(yield* Effect.flip(Codec.readRequest(reader)), "TooLarge")
+        expect(pulled()).toBe(1)
+      }
+      for (const bad of [[0x80], [0x61, 0xc3], [0xed, 0xa0, 0x80]]) {
+        yield* rejectsRequest(framed(Kind.Auth, Uint8Array.from(bad)), "Malformed")
+      }
+    }))
+
   it.effect("LS: no flags, unknown flags, a path that is not UTF-8", () =>
     Effect.gen(function*() {
       yield* rejectsRequest(framed(Kind.Ls, new Uint8Array(0)), "Malformed")
@@ -779,7 +814,8 @@ describe("rejections", () => {
           Codec.Request.List(),
           Codec.Request.Ls({ path: "dir/é", recursive: true }),
           Codec.Request.Ls({ path: "", recursive: false }),
-          Codec.Request.Stat({ name: "dir/é.txt", digests: ["sha256"] })
+          Codec.Request.Stat({ name: "dir/é.txt", digests: ["sha256"] }),
+          Codec.Request.Auth({ token: "fy_é" })
         ]
       ) {
         const bytes = Codec.encodeRequest(request)
@@ -818,6 +854,8 @@ describe("rejections", () => {
         ],
         [Kind.List, Codec.encodeListing([{ name: "a", size: 1 }, { name: "bé", size: 2 ** 40 }])],
         [Kind.List, Codec.encodeFailure(0, Status.Busy, "busy")],
+        [Kind.Auth, Codec.encodeAuthenticated()],
+        [Kind.Auth, Codec.encodeFailure(Kind.Auth, Status.Unauthorized, "unknown token")],
         [
           Kind.Ls,
           encodeTree([[{ path: "a", type: "file", size: 1, mtimeMs: 2 }], [
@@ -893,7 +931,7 @@ describe("rejections", () => {
 
   it.effect("unknown statuses, in a response or a trailer", () =>
     Effect.gen(function*() {
-      for (const status of [11, 128, 255]) {
+      for (const status of [12, 128, 255]) {
         for (const kind of kinds) {
           yield* rejectsResponse(concat([PREFIX, Uint8Array.of(status, kind), u16(0)]), kind, "Malformed")
         }
@@ -1013,6 +1051,7 @@ describe("the worked examples of docs/PROTOCOL.md, section 12", () => {
     { path: "docs", type: "directory", size: 0, mtimeMs: modified },
     { path: "docs/b.txt", type: "file", size: 11, mtimeMs: modified }
   ]
+  const exampleToken = "fy_" + Buffer.from(Array.from({ length: 32 }, (_, i) => i)).toString("base64url")
   const factsA: Codec.FileFacts = {
     size: 2,
     mtimeMs: modified,
@@ -1061,6 +1100,12 @@ describe("the worked examples of docs/PROTOCOL.md, section 12", () => {
     "12.10": [
       Codec.encodeRequest(Codec.Request.Stat({ name: "a.txt", digests: ["xxh3-128"] })),
       Codec.encodeFileFacts(factsA)
+    ],
+    "12.11": [
+      Codec.encodeRequest(Codec.Request.Auth({ token: exampleToken })),
+      Codec.encodeAuthenticated(),
+      Codec.encodeFailure(Kind.Get, Status.Unauthorized, REFUSALS.outside),
+      Codec.encodeFailure(Kind.Auth, Status.Unauthorized, REFUSALS.unknown)
     ]
   }
 
@@ -1091,7 +1136,8 @@ describe("the worked examples of docs/PROTOCOL.md, section 12", () => {
         "12.7": [40, 69],
         "12.8": [76],
         "12.9": [10, 91, 29],
-        "12.10": [16, 55]
+        "12.10": [16, 55],
+        "12.11": [55, 6, 33, 21]
       })
     }))
 
@@ -1138,6 +1184,16 @@ describe("the worked examples of docs/PROTOCOL.md, section 12", () => {
         Option.some(Codec.Request.Stat({ name: "a.txt", digests: ["xxh3-128"] }))
       )
       expect((yield* response("12.10", 1, Kind.Stat)).response).toEqual(Codec.Response.Facts({ facts: factsA }))
+
+      expect(exampleToken).toBe("fy_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
+      expect(yield* reads(block("12.11", 0))).toEqual(Option.some(Codec.Request.Auth({ token: exampleToken })))
+      expect((yield* response("12.11", 1, Kind.Auth)).response).toEqual(Codec.Response.Authenticated())
+      expect((yield* response("12.11", 2, Kind.Get)).response).toEqual(
+        Codec.Response.Failure({ status: Status.Unauthorized, message: "outside the token's paths" })
+      )
+      expect((yield* response("12.11", 3, Kind.Auth)).response).toEqual(
+        Codec.Response.Failure({ status: Status.Unauthorized, message: "unknown token" })
+      )
     }))
 })
 
@@ -1196,11 +1252,12 @@ describe("arbitrary input", () => {
     ),
     FastCheck.tuple(wireNumber, wireNumber, version, digest).map(([size, mtimeMs, version, algorithm]) =>
       Codec.encodeFileFacts({ size, mtimeMs, version, digest: algorithm, value: digestOf(algorithm, version) })
-    )
+    ),
+    FastCheck.constant(Codec.encodeAuthenticated())
   )
   const responseLike = FastCheck.oneof(
     FastCheck.tuple(
-      FastCheck.constantFrom(0, 1, 2, 6, 7, 8, 9),
+      FastCheck.constantFrom(0, 1, 2, 6, 7, 8, 9, 10),
       FastCheck.constantFrom(0, ...kinds),
       FastCheck.uint8Array()
     )

@@ -14,6 +14,7 @@ import { lru } from "../../src/cache/Lru.js"
 import * as BoundedCache from "../../src/layers/BoundedCache.js"
 import * as MemoryFileStore from "../../src/layers/MemoryFileStore.js"
 import * as MemoryNetwork from "../../src/layers/MemoryNetwork.js"
+import * as MemoryTokens from "../../src/layers/MemoryTokens.js"
 import * as SemaphoreLockManager from "../../src/layers/SemaphoreLockManager.js"
 import { serve, type ServeOptions } from "../../src/programs/server/serve.js"
 import * as ByteReader from "../../src/protocol/ByteReader.js"
@@ -56,13 +57,14 @@ const instrumentedLocks = Layer.effectContext(Effect.gen(function*() {
   )
 }))
 
-/** A fresh network, file store, cache of `capacity` bytes and lock manager. */
+/** A fresh network, file store, cache of `capacity` bytes and lock manager; no tokens until replaced. */
 export const world = (capacity: number) =>
   Layer.mergeAll(
     MemoryNetwork.layer,
     MemoryFileStore.layer,
     BoundedCache.layer({ capacity, policy: lru }),
-    instrumentedLocks
+    instrumentedLocks,
+    MemoryTokens.layer()
   )
 
 /** `size` bytes with a short period, as the first server tests used. */

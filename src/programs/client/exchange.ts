@@ -1,6 +1,10 @@
-/** Opening a connection to a server and sending it requests, shared by every client command. */
+/**
+ * Opening a connection to a server and sending it requests, shared by every client command: with a
+ * token, every connection opens with an AUTH.
+ */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import * as ByteReader from "../../protocol/ByteReader.js"
 import * as Codec from "../../protocol/Codec.js"
 import type { ProtocolError } from "../../protocol/ProtocolError.js"
@@ -13,6 +17,8 @@ export interface ServerAddress {
   readonly port: number
   /** How long the server may send nothing while an answer is due (default `DEFAULT_TIMEOUT`). */
   readonly timeout?: Duration.DurationInput
+  /** The access token (`--token`) that each connection presents first. */
+  readonly token?: Redacted.Redacted<string>
 }
 
 export const DEFAULT_TIMEOUT = "30 seconds"
@@ -46,17 +52,38 @@ export const connect = (server: ServerAddress) =>
     )
     const reader = ByteReader.make(connection.read, { reused: true })
     let answered = false
+    const refused = (failure: Codec.Response & { _tag: "Failure" }) =>
+      new TransferError({ reason: "Refused", status: failure.status, detail: failure.message })
+    // Sent at once, and its answer read before the first request's: no round trip is waited for.
+    let authenticating = server.token !== undefined
+    let unauthenticated: TransferError | undefined
+    if (server.token !== undefined) {
+      yield* connection.write(Codec.encodeRequest(Codec.Request.Auth({ token: Redacted.value(server.token) })))
+    }
+    // Once the AUTH is refused, every answer on the connection is: none of them is read.
+    const authenticated = Effect.suspend(() => {
+      if (unauthenticated !== undefined) return Effect.fail(unauthenticated)
+      if (!authenticating) return Effect.void
+      authenticating = false
+      return Effect.flatMap(Codec.readResponse(reader, Codec.Kind.Auth), (response) => {
+        answered = true
+        if (response._tag !== "Failure") return Effect.void
+        unauthenticated = refused(response)
+        return Effect.fail(unauthenticated)
+      })
+    })
     return {
       reader,
       answered: () => answered,
       send: (request) => connection.write(Codec.encodeRequest(request)),
       response: (kind) =>
-        Effect.flatMap(Codec.readResponse(reader, kind), (response) => {
-          answered = true
-          return response._tag === "Failure"
-            ? new TransferError({ reason: "Refused", status: response.status, detail: response.message })
-            : Effect.succeed(response)
-        })
+        Effect.zipRight(
+          authenticated,
+          Effect.flatMap(Codec.readResponse(reader, kind), (response) => {
+            answered = true
+            return response._tag === "Failure" ? Effect.fail(refused(response)) : Effect.succeed(response)
+          })
+        )
     } satisfies Session
   })
 

@@ -11,6 +11,7 @@ import * as ByteReader from "../../protocol/ByteReader.js"
 import * as Codec from "../../protocol/Codec.js"
 import type { ProtocolError } from "../../protocol/ProtocolError.js"
 import type { ServerConnection } from "../../services/SocketServer.js"
+import { anonymous } from "./authorize.js"
 import { closeWith } from "./closeWith.js"
 import { respond, type RespondOptions } from "./respond.js"
 import { count } from "./ServerMetrics.js"
@@ -58,10 +59,11 @@ export const handleConnection = (connection: ServerConnection, limits: Connectio
 
   return Effect.gen(function*() {
     yield* Effect.logDebug("connection opened")
+    let caller = anonymous
     while (true) {
       const request = yield* nextRequest
       if (Option.isNone(request)) break
-      yield* respond(connection, request.value, limits)
+      caller = yield* respond(connection, request.value, limits, caller)
     }
     yield* connection.end
   }).pipe(

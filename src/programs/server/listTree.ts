@@ -29,7 +29,9 @@ export const listTree = (
   connection: Connection,
   report: TreeReport,
   { path, recursive }: Codec.Request & { _tag: "Ls" },
-  listing: boolean
+  listing: boolean,
+  /** Whether an entry may be shown (the connection's token may not see them all). */
+  show: (entry: Codec.TreeEntry) => boolean = () => true
 ) =>
   Effect.scoped(Effect.gen(function*() {
     if (!listing) return yield* refuse(connection, report, Codec.Status.ListingDisabled, "listing is turned off")
@@ -59,6 +61,7 @@ export const listTree = (
     })
     const take = (chunk: Chunk.Chunk<Codec.TreeEntry>) =>
       Effect.forEach(chunk, (entry) => {
+        if (!show(entry)) return Effect.void
         pending.push(entry)
         pendingBytes += 19 + Buffer.byteLength(entry.path)
         return pendingBytes >= Codec.ENTRIES_SEGMENT_BYTES ? flush : Effect.void

@@ -1,6 +1,7 @@
 /**
  * Answering one request: a file (from the cache, loaded into it, or streamed), the cache's
- * listing, or the server's statistics; counted as it goes, and logged in one line however it ends.
+ * listing, or the server's statistics, once the connection's token allows it; counted as it goes,
+ * and logged in one line however it ends.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -13,6 +14,8 @@ import { Cache } from "../../services/Cache.js"
 import type { Connection, ConnectionError } from "../../services/Connection.js"
 import type { FileInfo, FileStore, FileStoreError } from "../../services/FileStore.js"
 import type { LockManager } from "../../services/LockManager.js"
+import { Tokens } from "../../services/Tokens.js"
+import { authenticate, authorize, type Caller } from "./authorize.js"
 import { Content, fetchFile } from "./fetchFile.js"
 import { fileVersion, sameBytes } from "./fileVersion.js"
 import { listTree } from "./listTree.js"
@@ -29,6 +32,8 @@ interface Report {
   cache?: "hit" | "miss" | "bypass"
   /** For a resumed GET: where the body started. */
   from?: number
+  /** The label of the connection's token, when the server requires tokens. */
+  token?: string
   detail?: string
 }
 
@@ -150,21 +155,36 @@ export interface RespondOptions {
   readonly listing: boolean
 }
 
+/**
+ * Answers `request` for `caller` (the token the connection has presented), and returns the caller
+ * its later requests are made for: another only after an AUTH.
+ */
 export const respond = (
   connection: Connection,
   request: Codec.Request,
-  options: RespondOptions
-): Effect.Effect<void, ConnectionError, FileStore | Cache | LockManager | StreamBuffers | ServerMetrics> =>
+  options: RespondOptions,
+  caller: Caller
+): Effect.Effect<Caller, ConnectionError, FileStore | Cache | LockManager | StreamBuffers | ServerMetrics | Tokens> =>
   Effect.gen(function*() {
     const report: Report = { status: Codec.Status.Ok, bytes: 0 }
     const started = yield* Clock.currentTimeNanos
-    const answer = Codec.Request.$match(request, {
-      Get: (get_) => get(connection, report, get_),
-      Stat: (stat_) => stat(connection, report, stat_),
-      Ls: (ls) => listTree(connection, report, ls, options.listing),
-      List: () => list(connection),
-      Stats: () => stats(connection)
-    })
+    const now = Number(started / 1_000_000n)
+    const tokens = yield* Effect.flatMap(Tokens, (tokens) => tokens.current)
+    // Decided on the request alone, before any name is looked up: a refusal says nothing of what exists.
+    const access = request._tag === "Auth"
+      ? authenticate(request.token, tokens, now)
+      : { caller, ...authorize(request, caller, tokens, now) }
+    if (access.label !== undefined) report.token = access.label
+    const answer = access.refusal !== undefined
+      ? fail(connection, report, Codec.kindOf(request), Codec.Status.Unauthorized, access.refusal)
+      : Codec.Request.$match(request, {
+        Get: (get_) => get(connection, report, get_),
+        Stat: (stat_) => stat(connection, report, stat_),
+        Ls: (ls) => listTree(connection, report, ls, options.listing, access.show),
+        List: () => list(connection),
+        Stats: () => stats(connection),
+        Auth: () => connection.write(Codec.encodeAuthenticated())
+      })
     yield* answer.pipe(Effect.onExit((exit) =>
       Effect.gen(function*() {
         const cut = unfinished(exit)
@@ -177,6 +197,7 @@ export const respond = (
           status,
           bytes: report.bytes,
           ms: Math.round(nanos / 1e6),
+          ...(report.token === undefined ? {} : { token: report.token }),
           ...(report.cache === undefined ? {} : { cache: report.cache }),
           ...(report.from === undefined ? {} : { from: report.from }),
           ...(report.detail === undefined ? {} : { detail: printable(report.detail) }),
@@ -184,4 +205,5 @@ export const respond = (
         }))
       })
     ))
+    return access.caller
   })

@@ -12,6 +12,7 @@ import * as Codec from "../../protocol/Codec.js"
 import { Cache } from "../../services/Cache.js"
 import { MetricsServer } from "../../services/MetricsServer.js"
 import { type ServerConnection, SocketServer } from "../../services/SocketServer.js"
+import { Tokens } from "../../services/Tokens.js"
 import { closeWith } from "./closeWith.js"
 import { exposition } from "./exposition.js"
 import { type ConnectionLimits, handleConnection } from "./handleConnection.js"
@@ -42,6 +43,7 @@ export const serve = (options: ServeOptions) =>
     const server = yield* SocketServer
     const cache = yield* Cache
     const metrics = yield* ServerMetrics.ServerMetrics
+    const tokens = yield* Effect.flatMap(Tokens, (tokens) => tokens.current)
     const slots = yield* Effect.makeSemaphore(options.maxConnections)
     // Counted while its handler runs, whatever becomes of it.
     const active = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -66,6 +68,10 @@ export const serve = (options: ServeOptions) =>
         ...Option.match(metricsServer, {
           onNone: () => ({}),
           onSome: ({ address }) => ({ metrics: `${address.host}:${address.port}` })
+        }),
+        access: Option.match(tokens, {
+          onNone: () => "open to anyone: no --tokens",
+          onSome: ({ grants, source }) => `${grants.length} token${grants.length === 1 ? "" : "s"} from ${source}`
         })
       })
     )

@@ -19,7 +19,7 @@ export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024
 export const MAX_LISTING_BYTES = 16 * 1024 * 1024
 export const MAX_STATS_BYTES = 64 * 1024
 
-export const Kind = { Get: 1, List: 2, Stats: 3, Ls: 4, Stat: 5 } as const
+export const Kind = { Get: 1, List: 2, Stats: 3, Ls: 4, Stat: 5, Auth: 6 } as const
 export type Kind = typeof Kind[keyof typeof Kind]
 
 export const Status = {
@@ -33,14 +33,15 @@ export const Status = {
   Timeout: 7,
   UnsupportedDigest: 8,
   ListingDisabled: 9,
-  TlsRequired: 10
+  TlsRequired: 10,
+  Unauthorized: 11
 } as const
 export type Status = typeof Status[keyof typeof Status]
 export type FailureStatus = Exclude<Status, typeof Status.Ok>
 
 export const statusName = (status: Status): string => Object.entries(Status).find(([, code]) => code === status)![0]
 
-export const isFailureStatus = (code: number): code is FailureStatus => code > Status.Ok && code <= Status.TlsRequired
+export const isFailureStatus = (code: number): code is FailureStatus => code > Status.Ok && code <= Status.Unauthorized
 
 export const malformed = (detail: string) => new ProtocolError({ reason: "Malformed", detail })
 export const tooLarge = (detail: string) => new ProtocolError({ reason: "TooLarge", detail })

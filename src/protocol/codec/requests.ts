@@ -22,6 +22,8 @@ export const NO_FILE_VERSION = new Uint8Array(FILE_VERSION_BYTES)
 const RESUME_BYTES = 8 + FILE_VERSION_BYTES
 /** The largest request payload: a GET's, with the most digests, a resume and the longest name. */
 export const MAX_PAYLOAD_BYTES = 1 + MAX_OFFERED_DIGESTS + RESUME_BYTES + MAX_NAME_BYTES
+/** The longest token an AUTH may carry, in UTF-8 bytes. */
+export const MAX_TOKEN_BYTES = 256
 
 /** What a client holds of a file already: the first `offset` bytes of the version `version`. */
 export interface Resume {
@@ -42,6 +44,11 @@ export type Request = Data.TaggedEnum<{
   Ls: { readonly path: string; readonly recursive: boolean }
   /** A file's size, modification time, version and digest, without its contents. */
   Stat: { readonly name: string; readonly digests: ReadonlyArray<Digest> }
+  /**
+   * The token the connection's later requests are made with. A secret: the server hashes it at
+   * once, and nothing may log it.
+   */
+  Auth: { readonly token: string }
 }>
 export const Request = Data.taggedEnum<Request>()
 
@@ -82,6 +89,8 @@ const encodePayload = (request: Request): Uint8Array => {
       payload.set(path, 1)
       return payload
     }
+    case "Auth":
+      return encodeUtf8(request.token)
     case "List":
     case "Stats":
       return new Uint8Array(0)
@@ -126,6 +135,14 @@ export const readRequest = <E>(reader: ByteReader<E>): Effect.Effect<Option.Opti
       case Kind.Stats: {
         if (length !== 0) return yield* malformed("stats request with a payload")
         return Option.some(Request.Stats())
+      }
+      case Kind.Auth: {
+        // Checked on the header: a token over the limit is not read.
+        if (length === 0) return yield* malformed("AUTH without a token")
+        if (length > MAX_TOKEN_BYTES) {
+          return yield* tooLarge(`token of ${length} bytes is over the limit of ${MAX_TOKEN_BYTES}`)
+        }
+        return Option.some(Request.Auth({ token: yield* decodeUtf8(yield* reader.exactly(length), "token") }))
       }
       default:
         return yield* malformed(`unknown request kind ${kind}`)

@@ -17,6 +17,7 @@ import {
   MAX_LISTING_BYTES,
   MAX_STATS_BYTES,
   readFailureMessage,
+  responseHead,
   Status,
   tooLarge
 } from "./common.js"
@@ -33,9 +34,14 @@ export type Response = Data.TaggedEnum<{
   Facts: { readonly facts: FileFacts }
   /** The server's counters and gauges, by name. */
   Stats: { readonly stats: Readonly<Record<string, number>> }
+  /** The AUTH was accepted: the connection's later requests are made with its token. */
+  Authenticated: {}
   Failure: { readonly status: FailureStatus; readonly message: string }
 }>
 export const Response = Data.taggedEnum<Response>()
+
+/** The answer to an accepted AUTH: the common head alone. */
+export const encodeAuthenticated = (): Uint8Array => responseHead(Status.Ok, Kind.Auth, 0)
 
 const readFileHead = <E>(reader: ByteReader<E>) =>
   Effect.gen(function*() {
@@ -81,5 +87,7 @@ export const readResponse = <E>(reader: ByteReader<E>, kind: Kind): Effect.Effec
         return Response.Stats({ stats: yield* decodeStats(yield* readSized(reader, MAX_STATS_BYTES, "statistics")) })
       case Kind.List:
         return Response.Listing(yield* decodeListing(yield* readSized(reader, MAX_LISTING_BYTES, "listing")))
+      case Kind.Auth:
+        return Response.Authenticated()
     }
   })
