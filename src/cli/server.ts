@@ -3,11 +3,13 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { DEFAULT_POLICY, POLICIES } from "../cache/policies.js"
 import * as BoundedCache from "../layers/BoundedCache.js"
 import * as NodeFileStore from "../layers/NodeFileStore.js"
 import * as NodeSocketServer from "../layers/NodeSocketServer.js"
 import * as SemaphoreLockManager from "../layers/SemaphoreLockManager.js"
+import * as TokenBucketRateLimiter from "../layers/TokenBucketRateLimiter.js"
 import { serve } from "../programs/server/serve.js"
 import { unavailableDigest } from "../protocol/Digest.js"
 import { exitWith } from "./ExitCode.js"
@@ -21,11 +23,14 @@ import {
   host,
   logFormat,
   maxConnections,
+  maxConnectionsPerClient,
   noListing,
   port,
+  rateLimit,
   requestTimeout,
   stallTimeout,
-  streamBuffers
+  streamBuffers,
+  totalRateLimit
 } from "./serverOptions.js"
 
 const PROGRAM = "ferry-server"
@@ -55,19 +60,30 @@ export const command = Command.make(
     stallTimeout,
     gracePeriod,
     noListing,
-    logFormat
+    logFormat,
+    rateLimit,
+    totalRateLimit,
+    maxConnectionsPerClient
   },
   (args) => {
     const layer = Layer.mergeAll(
       NodeFileStore.layer(args.directory),
       NodeSocketServer.layer({ host: args.host, port: args.port }),
       BoundedCache.layer({ capacity: args.cacheSize, policy: POLICIES[args.cachePolicy] }),
-      SemaphoreLockManager.layer
+      SemaphoreLockManager.layer,
+      TokenBucketRateLimiter.layer({
+        perConnection: Option.getOrUndefined(args.rateLimit),
+        total: Option.getOrUndefined(args.totalRateLimit)
+      })
     )
     // Checked before listening: a server that can answer no GET must not start.
     const unavailable = unavailableDigest()
     if (unavailable !== undefined) return exitWith(PROGRAM, EXIT_CODES.internal[0], unavailable)
-    return serve({ ...args, listing: !args.noListing }).pipe(
+    return serve({
+      ...args,
+      listing: !args.noListing,
+      maxConnectionsPerClient: Option.getOrUndefined(args.maxConnectionsPerClient)
+    }).pipe(
       Effect.provide(layer),
       Effect.provide(Logging.layer(args.logFormat)),
       Effect.catchTags({

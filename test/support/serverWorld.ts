@@ -15,6 +15,7 @@ import * as BoundedCache from "../../src/layers/BoundedCache.js"
 import * as MemoryFileStore from "../../src/layers/MemoryFileStore.js"
 import * as MemoryNetwork from "../../src/layers/MemoryNetwork.js"
 import * as SemaphoreLockManager from "../../src/layers/SemaphoreLockManager.js"
+import * as UnlimitedRateLimiter from "../../src/layers/UnlimitedRateLimiter.js"
 import { serve, type ServeOptions } from "../../src/programs/server/serve.js"
 import * as ByteReader from "../../src/protocol/ByteReader.js"
 import * as Codec from "../../src/protocol/Codec.js"
@@ -56,13 +57,14 @@ const instrumentedLocks = Layer.effectContext(Effect.gen(function*() {
   )
 }))
 
-/** A fresh network, file store, cache of `capacity` bytes and lock manager. */
+/** A fresh network, file store, cache of `capacity` bytes and lock manager; no rate limit. */
 export const world = (capacity: number) =>
   Layer.mergeAll(
     MemoryNetwork.layer,
     MemoryFileStore.layer,
     BoundedCache.layer({ capacity, policy: lru }),
-    instrumentedLocks
+    instrumentedLocks,
+    UnlimitedRateLimiter.layer
   )
 
 /** `size` bytes with a short period, as the first server tests used. */
