@@ -11,6 +11,7 @@ import * as NodeMetricsServer from "../layers/NodeMetricsServer.js"
 import * as NodeSocketServer from "../layers/NodeSocketServer.js"
 import * as NodeTokens from "../layers/NodeTokens.js"
 import * as SemaphoreLockManager from "../layers/SemaphoreLockManager.js"
+import * as TokenBucketRateLimiter from "../layers/TokenBucketRateLimiter.js"
 import { serve } from "../programs/server/serve.js"
 import { unavailableDigest } from "../protocol/Digest.js"
 import { exitWith } from "./ExitCode.js"
@@ -24,13 +25,16 @@ import {
   host,
   logFormat,
   maxConnections,
+  maxConnectionsPerClient,
   metrics,
   noListing,
   port,
+  rateLimit,
   requestTimeout,
   stallTimeout,
   streamBuffers,
-  tokens
+  tokens,
+  totalRateLimit
 } from "./serverOptions.js"
 import { serverLayerOptions, serverTls } from "./tlsOptions.js"
 
@@ -65,7 +69,10 @@ export const command = Command.make(
     logFormat,
     tls: serverTls,
     metrics,
-    tokens
+    tokens,
+    rateLimit,
+    totalRateLimit,
+    maxConnectionsPerClient
   },
   (args) => {
     const layer = Layer.mergeAll(
@@ -78,12 +85,20 @@ export const command = Command.make(
       BoundedCache.layer({ capacity: args.cacheSize, policy: POLICIES[args.cachePolicy] }),
       SemaphoreLockManager.layer,
       Option.match(args.metrics, { onNone: () => Layer.empty, onSome: NodeMetricsServer.layer }),
-      NodeTokens.layer(args.tokens)
+      NodeTokens.layer(args.tokens),
+      TokenBucketRateLimiter.layer({
+        perConnection: Option.getOrUndefined(args.rateLimit),
+        total: Option.getOrUndefined(args.totalRateLimit)
+      })
     )
     // Checked before listening: a server that can answer no GET must not start.
     const unavailable = unavailableDigest()
     if (unavailable !== undefined) return exitWith(PROGRAM, EXIT_CODES.internal[0], unavailable)
-    return serve({ ...args, listing: !args.noListing }).pipe(
+    return serve({
+      ...args,
+      listing: !args.noListing,
+      maxConnectionsPerClient: Option.getOrUndefined(args.maxConnectionsPerClient)
+    }).pipe(
       Effect.provide(layer),
       Effect.provide(Logging.layer(args.logFormat)),
       Effect.catchTags({

@@ -157,3 +157,38 @@ export const tokens = Options.text("tokens").pipe(
       "Without it the server is open to anyone. Env: FERRY_TOKENS."
   )
 )
+
+/** A rate such as "10MiB" (or "10MiB/s"): bytes a second, with its environment variable; no limit when not given. */
+const rateOption = (name: string, variable: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withFallbackConfig(Config.string(variable)),
+    Options.withDescription(`${description} Off by default. Env: ${variable}.`),
+    Options.mapEffect((text) =>
+      Either.match(parseBytes(text.replace(/\/s\s*$/i, "")), {
+        onLeft: (message) => invalid(`--${name}: ${message}`),
+        onRight: (bytes) => bytes >= 1024 ? Effect.succeed(bytes) : invalid(`--${name} must be at least 1KiB a second`)
+      })
+    ),
+    Options.optional
+  )
+
+export const rateLimit = rateOption(
+  "rate-limit",
+  "FERRY_RATE_LIMIT",
+  "Bytes a second each connection may be sent (e.g. 10MiB; k, m, g are powers of 1024). Waiting for it never " +
+    "counts as a client's stall."
+)
+export const totalRateLimit = rateOption(
+  "total-rate-limit",
+  "FERRY_TOTAL_RATE_LIMIT",
+  "Bytes a second the whole server may send, shared fairly between the connections that want more than their share."
+)
+export const maxConnectionsPerClient = Options.integer("max-connections-per-client").pipe(
+  Options.withFallbackConfig(Config.integer("FERRY_MAX_CONNECTIONS_PER_CLIENT")),
+  Options.withDescription(
+    "Connections served at once from one IP address; one more gets a \"busy\" reply and is closed. Off by " +
+      "default. Env: FERRY_MAX_CONNECTIONS_PER_CLIENT."
+  ),
+  Options.mapEffect((n) => n >= 1 ? Effect.succeed(n) : invalid("--max-connections-per-client must be at least 1")),
+  Options.optional
+)

@@ -20,6 +20,7 @@ import * as MemoryNetwork from "../../src/layers/MemoryNetwork.js"
 import * as MemoryTokens from "../../src/layers/MemoryTokens.js"
 import { MemoryTokensControl } from "../../src/layers/MemoryTokens.js"
 import * as SemaphoreLockManager from "../../src/layers/SemaphoreLockManager.js"
+import * as UnlimitedRateLimiter from "../../src/layers/UnlimitedRateLimiter.js"
 import { REFUSALS } from "../../src/programs/server/authorize.js"
 import * as Codec from "../../src/protocol/Codec.js"
 import { DIGEST_NAMES } from "../../src/protocol/Digest.js"
@@ -101,7 +102,8 @@ const tokensWorld = Layer.mergeAll(
   countingFiles,
   BoundedCache.layer({ capacity: 1_000_000, policy: lru }),
   SemaphoreLockManager.layer,
-  MemoryTokens.layer()
+  MemoryTokens.layer(),
+  UnlimitedRateLimiter.layer
 )
 
 const auth = ({ connection, reader }: Client, token: string) =>

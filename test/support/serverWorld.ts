@@ -16,6 +16,7 @@ import * as MemoryFileStore from "../../src/layers/MemoryFileStore.js"
 import * as MemoryNetwork from "../../src/layers/MemoryNetwork.js"
 import * as MemoryTokens from "../../src/layers/MemoryTokens.js"
 import * as SemaphoreLockManager from "../../src/layers/SemaphoreLockManager.js"
+import * as UnlimitedRateLimiter from "../../src/layers/UnlimitedRateLimiter.js"
 import { serve, type ServeOptions } from "../../src/programs/server/serve.js"
 import * as ByteReader from "../../src/protocol/ByteReader.js"
 import * as Codec from "../../src/protocol/Codec.js"
@@ -57,14 +58,15 @@ const instrumentedLocks = Layer.effectContext(Effect.gen(function*() {
   )
 }))
 
-/** A fresh network, file store, cache of `capacity` bytes and lock manager; no tokens until replaced. */
+/** A fresh network, file store, cache of `capacity` bytes and lock manager; no tokens until replaced, no rate limit. */
 export const world = (capacity: number) =>
   Layer.mergeAll(
     MemoryNetwork.layer,
     MemoryFileStore.layer,
     BoundedCache.layer({ capacity, policy: lru }),
     instrumentedLocks,
-    MemoryTokens.layer()
+    MemoryTokens.layer(),
+    UnlimitedRateLimiter.layer
   )
 
 /** `size` bytes with a short period, as the first server tests used. */

@@ -11,8 +11,10 @@ import { formatBytes } from "../../format/ByteSize.js"
 import * as Codec from "../../protocol/Codec.js"
 import { Cache } from "../../services/Cache.js"
 import { MetricsServer } from "../../services/MetricsServer.js"
+import { RateLimiter } from "../../services/RateLimiter.js"
 import { type ServerConnection, SocketServer } from "../../services/SocketServer.js"
 import { Tokens } from "../../services/Tokens.js"
+import { clientAddress, makeClientSlots } from "./clientSlots.js"
 import { closeWith } from "./closeWith.js"
 import { exposition } from "./exposition.js"
 import { type ConnectionLimits, handleConnection } from "./handleConnection.js"
@@ -21,6 +23,8 @@ import { makeStreamBuffers, StreamBuffers } from "./StreamBuffers.js"
 
 export interface ServeOptions extends ConnectionLimits {
   readonly maxConnections: number
+  /** Connections served at once from one client address; no limit of its own when left out. */
+  readonly maxConnectionsPerClient?: number | undefined
   readonly gracePeriod: Duration.DurationInput
   /** How long a client may take nothing while a response waits to be sent (the transport watches). */
   readonly stallTimeout: Duration.DurationInput
@@ -28,12 +32,12 @@ export interface ServeOptions extends ConnectionLimits {
   readonly streamBuffers: number
 }
 
-const turnAway = (connection: ServerConnection) =>
-  Effect.logWarning("too many connections: turned away").pipe(
+const turnAway = (connection: ServerConnection, why = "too many connections") =>
+  Effect.logWarning(`${why}: turned away`).pipe(
     Effect.zipRight(ServerMetrics.count("turnedAway")),
     Effect.zipRight(closeWith(
       connection,
-      Codec.encodeFailure(0, Codec.Status.Busy, "server busy: too many connections, try again later")
+      Codec.encodeFailure(0, Codec.Status.Busy, `server busy: ${why}, try again later`)
     )),
     Effect.annotateLogs("client", connection.peer)
   )
@@ -44,7 +48,28 @@ export const serve = (options: ServeOptions) =>
     const cache = yield* Cache
     const metrics = yield* ServerMetrics.ServerMetrics
     const tokens = yield* Effect.flatMap(Tokens, (tokens) => tokens.current)
+    const limiter = yield* RateLimiter
     const slots = yield* Effect.makeSemaphore(options.maxConnections)
+    const perClient = options.maxConnectionsPerClient === undefined
+      ? undefined
+      : yield* makeClientSlots(options.maxConnectionsPerClient)
+    // Paced (when a rate limit is set) over the transport's stall watch: waiting to send is not a stall.
+    const handle = (connection: ServerConnection) =>
+      Effect.flatMap(limiter.pace(connection), (paced) => handleConnection(paced, options))
+    const served = (connection: ServerConnection) =>
+      slots.withPermitsIfAvailable(1)(handle(connection)).pipe(
+        Effect.flatMap(Option.match({ onNone: () => turnAway(connection), onSome: () => Effect.void }))
+      )
+    // Checked first: connections one address has too many of never hold the server's slots, even to be turned away.
+    const admitted = perClient === undefined
+      ? served
+      : (connection: ServerConnection) =>
+        perClient(clientAddress(connection.peer))(served(connection)).pipe(
+          Effect.flatMap(Option.match({
+            onNone: () => turnAway(connection, "too many connections from this address"),
+            onSome: () => Effect.void
+          }))
+        )
     // Counted while its handler runs, whatever becomes of it.
     const active = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       Effect.acquireUseRelease(
@@ -78,8 +103,7 @@ export const serve = (options: ServeOptions) =>
     return yield* server.serve(
       (connection) =>
         ServerMetrics.count("connections").pipe(
-          Effect.zipRight(slots.withPermitsIfAvailable(1)(handleConnection(connection, options))),
-          Effect.flatMap(Option.match({ onNone: () => turnAway(connection), onSome: () => Effect.void })),
+          Effect.zipRight(admitted(connection)),
           active
         ),
       { gracePeriod: options.gracePeriod, stallTimeout: options.stallTimeout }
