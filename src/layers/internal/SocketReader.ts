@@ -53,7 +53,14 @@ export const make = (
   inflow.start((chunk) => {
     const reader = readers.shift()
     if (reader === undefined) {
-      received.push(chunk)
+      // Right after the chunk before it in the same memory (a slab filled read after read): one chunk of
+      // both, so that a reader behind takes many small reads (TLS records, 16 KiB) in one.
+      const last = received.at(-1)
+      if (last !== undefined && last.buffer === chunk.buffer && last.byteOffset + last.length === chunk.byteOffset) {
+        received[received.length - 1] = new Uint8Array(chunk.buffer, last.byteOffset, last.length + chunk.length)
+      } else {
+        received.push(chunk)
+      }
       receivedBytes += chunk.length
     } else {
       inflow.taken(chunk)
