@@ -17,7 +17,8 @@ import * as LoadGenerator from "./LoadGenerator.js"
 import { addCpu, BenchError, type CpuUse, describeCpu, measuringCpu, NO_CPU, timedOk } from "./Processes.js"
 import { comparison, fixed, median, type Result, runs } from "./Report.js"
 import type { Scenario } from "./Scenario.js"
-import { ensure, HOST, KiB, MiB, statsOf, type Workspace } from "./Workspace.js"
+import { FILE_COUNT, smallFileSet } from "./SmallFiles.js"
+import { ensure, HOST, MiB, statsOf, type Workspace } from "./Workspace.js"
 
 interface Certificate {
   readonly certFile: string
@@ -118,8 +119,6 @@ const cachedLarge = (workspace: Workspace) =>
     } satisfies Result
   })
 
-const SMALL_COUNT = 256
-const SMALL_BYTES = 64 * KiB
 const CONNECTIONS = 64
 
 const smallFiles = (workspace: Workspace) =>
@@ -127,11 +126,7 @@ const smallFiles = (workspace: Workspace) =>
     const rounds = workspace.quick ? 1 : 3
     const warmupSeconds = workspace.quick ? 1 : 2
     const seconds = workspace.quick ? 3 : 10
-    const files = yield* Effect.forEach(
-      Array.from({ length: SMALL_COUNT }, (_, i) => `small/${String(i).padStart(4, "0")}.bin`),
-      (name) => workspace.file(name, SMALL_BYTES),
-      { concurrency: 8 }
-    )
+    const files = yield* smallFileSet(workspace)
     const { cert, overTls, plain, tls } = yield* servers(workspace, ["--cache-size", "64MiB"])
     const prime = (port: number) =>
       Effect.scoped(Effect.flatMap(
@@ -181,7 +176,7 @@ const smallFiles = (workspace: Workspace) =>
         })
       ],
       notes: [
-        `9. As scenario 3 (the lean load generator, ${CONNECTIONS} persistent connections, ${SMALL_COUNT} cached ` +
+        `9. As scenario 3 (the lean load generator, ${CONNECTIONS} persistent connections, ${FILE_COUNT} cached ` +
         `files of 64 KiB), from a TLS server and a plain one in alternating rounds of ${seconds} s after ` +
         `${warmupSeconds} s of warm-up, median of ${rounds}: TLS ${runs(rates.tls, "req/s")}; plain ` +
         `${runs(rates.plain, "req/s")}; ${fixed(used.tls.requests)} and ${fixed(used.plain.requests)} requests. ` +

@@ -16,8 +16,16 @@ import { comparison, fixed, median, type Result, runs } from "./Report.js"
 import type { Scenario } from "./Scenario.js"
 import { ensure, KiB, statsOf, type Workspace } from "./Workspace.js"
 
-const FILE_COUNT = 256
+export const FILE_COUNT = 256
 const FILE_BYTES = 64 * KiB
+
+/** The small files scenarios 3 and 9 fetch: FILE_COUNT files of 64 KiB under `small/`. */
+export const smallFileSet = (workspace: Workspace) =>
+  Effect.forEach(
+    Array.from({ length: FILE_COUNT }, (_, i) => `small/${String(i).padStart(4, "0")}.bin`),
+    (name) => workspace.file(name, FILE_BYTES),
+    { concurrency: 8 }
+  )
 const CONNECTIONS = 64
 const REHASH_EVERY = 64
 
@@ -26,11 +34,7 @@ const run = (workspace: Workspace) =>
     const rounds = workspace.quick ? 1 : 3
     const warmupSeconds = workspace.quick ? 1 : 2
     const seconds = workspace.quick ? 3 : 10
-    const files = yield* Effect.forEach(
-      Array.from({ length: FILE_COUNT }, (_, i) => `small/${String(i).padStart(4, "0")}.bin`),
-      (name) => workspace.file(name, FILE_BYTES),
-      { concurrency: 8 }
-    )
+    const files = yield* smallFileSet(workspace)
     const server = yield* workspace.startServer(["--cache-size", "64MiB"])
     const skipped = yield* Baselines.missingTools("nginx", "wrk")
     const nginx = Option.isNone(skipped) ? yield* Baselines.nginx(workspace) : undefined

@@ -164,13 +164,13 @@ export const getMany = (options: ManyOptions) =>
         const session: Session = connected.right
         const pipeline = yield* Queue.bounded<Prepared>(PIPELINE_DEPTH)
 
-        const open = (item: Wanted) =>
+        const open = (item: Wanted): Effect.Effect<Prepared, never, FileSystem.FileSystem | Path.Path> =>
           Effect.gen(function*() {
             const scope = yield* Scope.fork(roundScope, ExecutionStrategy.sequential)
             const opened = yield* Effect.either(Scope.extend(prepare(item), scope))
-            if (opened._tag === "Right") return { item, scope, ...opened.right, error: undefined }
+            if (opened._tag === "Right") return { _tag: "Sent", item, scope, ...opened.right }
             yield* Scope.close(scope, Exit.void)
-            return { item, error: opened.left, scope: undefined, partial: undefined, held: undefined }
+            return { _tag: "Unopened", item, error: opened.left }
           })
         // Partials are opened a batch at a time, side by side (each takes a few trips to the disk);
         // requests go out in order.
@@ -182,16 +182,13 @@ export const getMany = (options: ManyOptions) =>
           Effect.flatMap(
             Effect.forEach(batch, open, { concurrency: OPEN_BATCH }),
             (opened) =>
-              Effect.forEach(opened, (prepared) => {
-                if (prepared.error !== undefined) {
-                  return Queue.offer(pipeline, { _tag: "Unopened", item: prepared.item, error: prepared.error })
-                }
-                const { held, item, partial, scope } = prepared
-                return Effect.zipRight(
-                  session.send(requestFor(item.name, options.digests, held)),
-                  Queue.offer(pipeline, { _tag: "Sent", item, partial, held, scope })
-                )
-              }, { discard: true })
+              Effect.forEach(opened, (prepared) =>
+                prepared._tag === "Sent"
+                  ? Effect.zipRight(
+                    session.send(requestFor(prepared.item.name, options.digests, prepared.held)),
+                    Queue.offer(pipeline, prepared)
+                  )
+                  : Queue.offer(pipeline, prepared), { discard: true })
           ), { discard: true }).pipe(
             Effect.catchAll((error) => Queue.offer(pipeline, { _tag: "Cut", error }))
           )
