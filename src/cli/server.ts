@@ -80,7 +80,7 @@ export const command = Command.make(
       NodeSocketServer.layer({
         host: args.host,
         port: args.port,
-        ...serverLayerOptions(args.tls, args.requestTimeout)
+        ...serverLayerOptions(args.tls, args)
       }),
       BoundedCache.layer({ capacity: args.cacheSize, policy: POLICIES[args.cachePolicy] }),
       SemaphoreLockManager.layer,

@@ -98,14 +98,19 @@ const refusal = (refused: NodeSocketServer.TlsRefusal): Uint8Array => {
   }
 }
 
-/** The listener's TLS, if any: a client has the request timeout to finish its handshake. */
+/**
+ * The listener's TLS, if any: a client has the request timeout to finish its handshake, and there are
+ * at most as many handshakes under way as connections served.
+ */
 export const serverLayerOptions = (
   tls: Option.Option<ServerTls>,
-  handshakeTimeout: Duration.DurationInput
+  limits: { readonly requestTimeout: Duration.DurationInput; readonly maxConnections: number }
 ): { readonly tls?: NodeSocketServer.TlsOptions } =>
   Option.match(tls, {
     onNone: () => ({}),
-    onSome: (tls) => ({ tls: { ...tls, handshakeTimeout, refusal } })
+    onSome: (tls) => ({
+      tls: { ...tls, handshakeTimeout: limits.requestTimeout, maxHandshakes: limits.maxConnections, refusal }
+    })
   })
 
 // The client

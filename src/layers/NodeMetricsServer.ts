@@ -11,7 +11,7 @@ import type * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { CONTENT_TYPE } from "../format/Prometheus.js"
 import { MetricsServer, type Probes } from "../services/MetricsServer.js"
-import type { ServerAddress, ServerError } from "../services/SocketServer.js"
+import { type ServerAddress, ServerError } from "../services/SocketServer.js"
 import { listen } from "./NodeSocketServer.js"
 
 interface Answer {
@@ -84,7 +84,9 @@ export const make = (
           server.closeAllConnections()
         })
     )
-    yield* listen(server, address)
+    yield* listen(server, address).pipe(
+      Effect.mapError((error) => new ServerError({ ...error, listener: "--metrics" }))
+    )
     server.on("error", (cause) => runFork(Effect.logError("metrics: failed to accept a connection", cause)))
 
     const bound = server.address() as AddressInfo

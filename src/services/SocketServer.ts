@@ -17,10 +17,12 @@ export interface ServerAddress {
 export class ServerError extends Data.TaggedError("ServerError")<{
   readonly reason: "AddressInUse" | "AddressUnavailable" | "PermissionDenied" | "Failed"
   readonly address: ServerAddress
+  /** Which of the server's listeners, when it has several: the option that asked for it, as `--metrics`. */
+  readonly listener?: string
   readonly cause?: unknown
 }> {
   override get message(): string {
-    const where = `${this.address.host}:${this.address.port}`
+    const where = `${this.listener === undefined ? "" : `${this.listener} `}${this.address.host}:${this.address.port}`
     switch (this.reason) {
       case "AddressInUse":
         return `${where} is already in use`

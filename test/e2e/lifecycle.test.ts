@@ -42,6 +42,16 @@ describe("server start-up failures", () => {
       expect(ran.stderr).toContain(String(port))
     }))
 
+  it.scopedLive("a --metrics port already in use exits 4, and the line names --metrics", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      const port = yield* occupiedPort
+      const ran = yield* runServer(["127.0.0.1", 0, dir, "--metrics", `127.0.0.1:${port}`])
+      expect(ran.code, ran.stderr).toBe(4)
+      expectOneLine(ran.stderr)
+      expect(ran.stderr).toContain(`--metrics 127.0.0.1:${port} is already in use`)
+    }))
+
   it.scopedLive("a missing DIR exits 3", () =>
     Effect.gen(function*() {
       const dir = path.join(yield* tempDir(), "missing")

@@ -69,6 +69,7 @@ const tlsServer = (
     readonly clientCa?: string
     readonly pair?: Certificates.Pair
     readonly handshakeTimeout?: Duration.DurationInput
+    readonly maxHandshakes?: number
   } = {}
 ) =>
   NodeSocketServer.layer({
@@ -78,6 +79,7 @@ const tlsServer = (
       cert: (options.pair ?? certificates.server).cert,
       key: (options.pair ?? certificates.server).key,
       handshakeTimeout: options.handshakeTimeout ?? "5 seconds",
+      maxHandshakes: options.maxHandshakes ?? 100,
       refusal,
       ...(options.clientCa === undefined ? {} : { clientCa: options.clientCa })
     }
@@ -225,6 +227,32 @@ describe("NodeSocket over TLS", () => {
       expect(logged).toContainEqual(expect.stringMatching(/^TLS handshake failed: /))
       expect(logged.filter((line) => line === "TLS handshake not done within 300ms: closed")).toHaveLength(2)
       expect(handled).toBe(0)
+    }))
+
+  it.live("past the bound on handshakes under way, a connection is closed at once; freed slots are used again", () =>
+    Effect.gen(function*() {
+      const [answers, logged] = yield* warnings(overTls(
+        () =>
+          Effect.gen(function*() {
+            yield* serve(echo)
+            const silent = [yield* rawSocket, yield* rawSocket]
+            const third = yield* rawSocket
+            const refused = yield* third.closed
+            // The two silent ones run out of time, and their slots are free again.
+            for (const socket of silent) yield* socket.closed
+            const connection = yield* connect
+            yield* connection.write(bytes("hello"))
+            yield* connection.end
+            return [refused, yield* readAll(connection)]
+          }),
+        (certificates) => tlsServer(certificates, { handshakeTimeout: "300 millis", maxHandshakes: 2 })
+      ))
+      expect(answers).toEqual(["", "you said: hello"])
+      expect(logged).toEqual([
+        "2 TLS handshakes under way already: closed",
+        "TLS handshake not done within 300ms: closed",
+        "TLS handshake not done within 300ms: closed"
+      ])
     }))
 
   it.live("with a client CA: no certificate, or one from another CA, is refused; one it signed is served", () =>

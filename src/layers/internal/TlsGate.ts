@@ -3,7 +3,9 @@
  * finished its handshake within a deadline and, where client certificates are required, shown one
  * the client CA signed. A plain client and a refused certificate get a last message before the
  * connection closes; a handshake that fails or takes too long is logged and closed. None of them
- * ever holds a connection slot: slots are taken by connections handed on.
+ * ever holds a connection slot: slots are taken by connections handed on. Handshakes under way have
+ * their own bound, past which a new connection is closed at once: clients that connect and never
+ * finish a handshake cannot make the server hold sockets without end.
  */
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -24,6 +26,8 @@ export interface TlsOptions {
   readonly clientCa?: string
   /** How long a client has, from connecting, to finish the handshake. */
   readonly handshakeTimeout: Duration.DurationInput
+  /** Handshakes under way at most; a connection beyond them is closed without one. */
+  readonly maxHandshakes: number
   /** The last message for a client refused (in the server's protocol, which the transport does not speak). */
   readonly refusal: (refused: Refusal) => Uint8Array
 }
@@ -131,8 +135,16 @@ export const make = (
       return { reason: "CertificateRefused", detail: String(socket.authorizationError) }
     }
 
+    let underWay = 0
     const admit = (raw: Net.Socket, accept: (socket: Net.Socket) => boolean) => {
       const peer = `${raw.remoteAddress}:${raw.remotePort}`
+      if (underWay >= options.maxHandshakes) {
+        return Effect.sync(() => raw.destroy()).pipe(
+          Effect.zipRight(Effect.logWarning(`${underWay} TLS handshakes under way already: closed`)),
+          Effect.annotateLogs("client", peer)
+        )
+      }
+      underWay += 1
       let handedOn = false
       let secure: Tls.TLSSocket | undefined
       return Effect.gen(function*() {
@@ -166,6 +178,7 @@ export const make = (
               : `TLS handshake failed: ${error.cause instanceof Error ? error.cause.message : String(error.cause)}`
           )),
         Effect.ensuring(Effect.sync(() => {
+          underWay -= 1
           if (handedOn) return
           secure?.destroy()
           raw.destroy()
