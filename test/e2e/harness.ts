@@ -20,7 +20,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as RandomFiles from "../support/randomFiles.js"
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url))
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url))
 export const SERVER_BIN = path.join(ROOT, "dist", "bin", "server.js")
 export const CLIENT_BIN = path.join(ROOT, "dist", "bin", "client.js")
 export const HOST = "127.0.0.1"
