@@ -142,19 +142,19 @@ const runMode = (
     yield* fetchRounds
     const after = yield* snapshot(nodes)
 
-    const names_ = files.map((file) => file.name)
+    const fileNames = files.map((file) => file.name)
     const checks = [
-      ...Ownership.spreadChecks(before, names_, options.rounds),
-      ...Ownership.removalChecks(before, after, removed, names_, options.rounds)
+      ...Ownership.spreadChecks(before, fileNames, options.rounds),
+      ...Ownership.removalChecks(before, after, removed, fileNames, options.rounds)
     ]
-    const moved = Ownership.takenOver(before, after, removed, names_)
+    const moved = Ownership.takenOver(before, after, removed, fileNames)
     const movedCount = [...moved.values()].reduce((total, list) => total + list.length, 0)
     const lines = [
       "",
       `${mode.toUpperCase()} mode (deploy/haproxy-${mode}.cfg): ${files.length} files, each fetched ` +
       `${options.rounds} times through HAProxy, then ${options.rounds} times more with ${removed} taken out; ` +
       `a round: ${how}`,
-      ...Ownership.table(before, after, removed, names_),
+      ...Ownership.table(before, after, removed, fileNames),
       `  moved on removal: ${movedCount} of ${files.length} files (${removed} had ${
         before.get(removed)!.cached.size
       }); the other ${files.length - movedCount} kept their node`,
