@@ -20,6 +20,7 @@ import { cachedLarge } from "./CachedLarge.js"
 import { cachedWholeClient } from "./CachedWholeClient.js"
 import { herd } from "./Herd.js"
 import { memory } from "./Memory.js"
+import { cachedLargeOverHttp, smallFilesOverHttp } from "./OverHttp.js"
 import { cachedLargeOverTls, smallFilesOverTls } from "./OverTls.js"
 import { failed, machine, type Result, table } from "./Report.js"
 import type { Scenario } from "./Scenario.js"
@@ -38,7 +39,9 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
   startup,
   cachedWholeClient,
   cachedLargeOverTls,
-  smallFilesOverTls
+  smallFilesOverTls,
+  smallFilesOverHttp,
+  cachedLargeOverHttp
 ]
 
 const only = Options.text("only").pipe(
