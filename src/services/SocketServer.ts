@@ -17,10 +17,12 @@ export interface ServerAddress {
 export class ServerError extends Data.TaggedError("ServerError")<{
   readonly reason: "AddressInUse" | "AddressUnavailable" | "PermissionDenied" | "Failed"
   readonly address: ServerAddress
+  /** The option that asked for the address, when it is not the server's own HOST PORT (`--http`). */
+  readonly option?: string
   readonly cause?: unknown
 }> {
   override get message(): string {
-    const where = `${this.address.host}:${this.address.port}`
+    const where = `${this.address.host}:${this.address.port}${this.option === undefined ? "" : ` (${this.option})`}`
     switch (this.reason) {
       case "AddressInUse":
         return `${where} is already in use`
