@@ -12,7 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import type * as Http from "node:http"
-import type { AddressInfo, Socket } from "node:net"
+import * as Net from "node:net"
 import {
   type ConnectionEvent,
   type HttpAnswer,
@@ -110,8 +110,8 @@ export const make = (
     // Connections past the limit are let in only to be answered 503 on their first request.
     let events: (event: ConnectionEvent) => void = () => {}
     let open = 0
-    const turnedAway = new WeakSet<Socket>()
-    server.on(tls === undefined ? "connection" : "secureConnection", (socket: Socket) => {
+    const turnedAway = new WeakSet<Net.Socket>()
+    server.on(tls === undefined ? "connection" : "secureConnection", (socket: Net.Socket) => {
       if (open >= options.maxConnections) {
         turnedAway.add(socket)
         return
@@ -123,7 +123,7 @@ export const make = (
         events("closed")
       })
     })
-    server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+    server.on("clientError", (error: NodeJS.ErrnoException, socket: Net.Socket) => {
       if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") events("timedOut")
       const status = CLIENT_ERRORS[error.code ?? ""] ?? "400 Bad Request"
       const message = (socket as { _httpMessage?: Http.ServerResponse })._httpMessage
@@ -139,7 +139,7 @@ export const make = (
     server.on("error", (cause) => runFork(Effect.logError("http: failed to accept a connection", cause)))
 
     /** Drops the client when the socket has had bytes waiting and taken none of them for a stall timeout. */
-    const watchStalls = (socket: Socket, onStall: () => void) => {
+    const watchStalls = (socket: Net.Socket, onStall: () => void) => {
       let unsent = unsentBytes(socket)
       const timer = setInterval(() => {
         const now = unsentBytes(socket)
@@ -173,7 +173,8 @@ export const make = (
             }
             const onClose = () => finish(true)
             response.on("close", onClose)
-            start((error) => finish(error !== undefined && error !== null))
+            // Node says `finish` even when the socket was destroyed under it: a stall is never finished.
+            start((error) => finish(stalled || (error !== undefined && error !== null)))
             return Effect.sync(() => {
               waiting = false
               response.off("close", onClose)
@@ -250,8 +251,10 @@ export const make = (
         yield* Effect.addFinalizer(() =>
           Effect.gen(function*() {
             draining = true
-            server.close()
-            server.closeIdleConnections()
+            // Stops listening only: http's own close also closes the connections it deems idle, which
+            // takes in those whose request has been read and whose response is still being sent.
+            // Idle ones are closed with the rest below, once the responses in flight are done.
+            Net.Server.prototype.close.call(server)
             const active = yield* FiberSet.size(handlers)
             if (active > 0) {
               yield* Effect.logInfo(`http: shutting down: waiting for ${active} response(s) to finish`).pipe(
@@ -268,7 +271,7 @@ export const make = (
         return yield* Effect.never
       }))
 
-    const bound = server.address() as AddressInfo
+    const bound = server.address() as Net.AddressInfo
     return HttpDoor.of({
       address: { host: bound.address, port: bound.port },
       secure: tls !== undefined,
