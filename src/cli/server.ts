@@ -7,6 +7,7 @@ import * as Option from "effect/Option"
 import { DEFAULT_POLICY, POLICIES } from "../cache/policies.js"
 import * as BoundedCache from "../layers/BoundedCache.js"
 import * as NodeFileStore from "../layers/NodeFileStore.js"
+import * as NodeHttpDoor from "../layers/NodeHttpDoor.js"
 import * as NodeMetricsServer from "../layers/NodeMetricsServer.js"
 import * as NodeSocketServer from "../layers/NodeSocketServer.js"
 import * as NodeTokens from "../layers/NodeTokens.js"
@@ -23,6 +24,7 @@ import {
   directory,
   gracePeriod,
   host,
+  http,
   logFormat,
   maxConnections,
   maxConnectionsPerClient,
@@ -46,7 +48,7 @@ export const EXIT_CODES = {
   internal: [1, "unexpected internal error (a bug: please report it)"],
   usage: [2, "invalid arguments"],
   directory: [3, "DIR is missing, not a directory, or unreadable"],
-  listen: [4, "cannot listen on HOST:PORT or the --metrics address (in use, no such address, not allowed)"],
+  listen: [4, "cannot listen on HOST:PORT, the --metrics or the --http address (in use, no such address, not allowed)"],
   tokens: [5, "the --tokens file is unreadable, readable or writable by group or others, or malformed"]
 } as const satisfies Record<string, readonly [number, string]>
 
@@ -69,6 +71,7 @@ export const command = Command.make(
     logFormat,
     tls: serverTls,
     metrics,
+    http,
     tokens,
     rateLimit,
     totalRateLimit,
@@ -85,6 +88,17 @@ export const command = Command.make(
       BoundedCache.layer({ capacity: args.cacheSize, policy: POLICIES[args.cachePolicy] }),
       SemaphoreLockManager.layer,
       Option.match(args.metrics, { onNone: () => Layer.empty, onSome: NodeMetricsServer.layer }),
+      Option.match(args.http, {
+        onNone: () => Layer.empty,
+        onSome: (address) =>
+          NodeHttpDoor.layer({
+            ...address,
+            tls: Option.getOrUndefined(args.tls),
+            requestTimeout: args.requestTimeout,
+            stallTimeout: args.stallTimeout,
+            maxConnections: args.maxConnections
+          })
+      }),
       NodeTokens.layer(args.tokens),
       TokenBucketRateLimiter.layer({
         perConnection: Option.getOrUndefined(args.rateLimit),
@@ -115,6 +129,7 @@ export const command = Command.make(
   HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --cache-size 512MiB --max-connections 200"),
   HelpDoc.p("  FERRY_CACHE_SIZE=1g ferry-server localhost 9098 ./files --log-level debug"),
   HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --tls-cert cert.pem --tls-key key.pem"),
+  HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --http 0.0.0.0:8080   (then: curl http://host:8080/name)"),
   HelpDoc.p(
     `Defaults: --cache-size ${DEFAULTS.cacheSize}, --cache-policy ${DEFAULT_POLICY}, ` +
       `--stream-buffers ${DEFAULTS.streamBuffers}, --max-connections ${DEFAULTS.maxConnections}, ` +

@@ -131,21 +131,36 @@ export const noListing = Options.boolean("no-listing").pipe(
 // HOST:PORT, an IPv6 host in brackets.
 const ADDRESS = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/
 
-export const metrics = Options.text("metrics").pipe(
-  Options.withFallbackConfig(Config.string("FERRY_METRICS")),
-  Options.withDescription(
-    "Also listen for HTTP on HOST:PORT ([::1]:9100 for an IPv6 address, port 0 for a free one): " +
-      "/metrics for Prometheus, /healthz, and /readyz (503 while draining on shutdown). Off unless given. " +
-      "Env: FERRY_METRICS."
-  ),
-  Options.mapEffect((text) => {
-    const match = ADDRESS.exec(text)
-    const port = Number(match?.[3])
-    return match !== null && port <= 65535
-      ? Effect.succeed({ host: match[1] ?? match[2]!, port })
-      : invalid(`--metrics: "${text}" is not HOST:PORT, e.g. localhost:9100`)
-  }),
-  Options.optional
+/** An optional HOST:PORT option, with its environment variable. */
+const addressOption = (name: string, variable: string, example: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withFallbackConfig(Config.string(variable)),
+    Options.withDescription(`${description} Env: ${variable}.`),
+    Options.mapEffect((text) => {
+      const match = ADDRESS.exec(text)
+      const port = Number(match?.[3])
+      return match !== null && port <= 65535
+        ? Effect.succeed({ host: match[1] ?? match[2]!, port })
+        : invalid(`--${name}: "${text}" is not HOST:PORT, e.g. ${example}`)
+    }),
+    Options.optional
+  )
+
+export const metrics = addressOption(
+  "metrics",
+  "FERRY_METRICS",
+  "localhost:9100",
+  "Also listen for HTTP on HOST:PORT ([::1]:9100 for an IPv6 address, port 0 for a free one): " +
+    "/metrics for Prometheus, /healthz, and /readyz (503 while draining on shutdown). Off unless given."
+)
+
+export const http = addressOption(
+  "http",
+  "FERRY_HTTP",
+  "localhost:8080",
+  "Also serve the files over HTTP/1.1 on HOST:PORT, read-only (GET and HEAD, ranges, conditional " +
+    "requests, listings unless --no-listing, Authorization: Bearer with --tokens); HTTPS with " +
+    "--tls-cert. The native port's limits apply. Off unless given."
 )
 
 export const tokens = Options.text("tokens").pipe(

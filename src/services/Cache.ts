@@ -15,6 +15,8 @@ export interface CachedFile {
   readonly bytes: Uint8Array
   /** A digest of `bytes`, computed once per entry when first asked for. */
   readonly digest: (digest: Digest) => Effect.Effect<Uint8Array>
+  /** A digest of `bytes` if it has been computed already (never computing it); none told when left out. */
+  readonly known?: (digest: Digest) => Uint8Array | undefined
 }
 
 /** One line of `list`: a file the cache holds. */

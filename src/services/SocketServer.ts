@@ -19,10 +19,15 @@ export class ServerError extends Data.TaggedError("ServerError")<{
   readonly address: ServerAddress
   /** Which of the server's listeners, when it has several: the option that asked for it, as `--metrics`. */
   readonly listener?: string
+  /** The option that asked for the address, when it is not the server's own HOST PORT (`--http`). */
+  readonly option?: string
   readonly cause?: unknown
 }> {
   override get message(): string {
-    const where = `${this.listener === undefined ? "" : `${this.listener} `}${this.address.host}:${this.address.port}`
+    // Both branches named the listener, each its own way (`listener` from main, `option` from http): kept both until they agree on one.
+    const where = `${this.listener === undefined ? "" : `${this.listener} `}${this.address.host}:${this.address.port}${
+      this.option === undefined ? "" : ` (${this.option})`
+    }`
     switch (this.reason) {
       case "AddressInUse":
         return `${where} is already in use`

@@ -102,10 +102,10 @@ describe("--metrics", () => {
 
       const before = yield* scrape(metrics)
       expect(Object.fromEntries(before)).toMatchObject({
-        ferry_requests_total: 0,
-        ferry_hits_total: 0,
-        ferry_misses_total: 0,
-        ferry_bytes_served_total: 0,
+        "ferry_requests_total{protocol=\"ferry\"}": 0,
+        "ferry_hits_total{protocol=\"ferry\"}": 0,
+        "ferry_misses_total{protocol=\"ferry\"}": 0,
+        "ferry_bytes_served_total{protocol=\"ferry\"}": 0,
         ferry_cache_entries: 0,
         ferry_cache_used_bytes: 0,
         ferry_cache_capacity_bytes: MiB,
@@ -129,30 +129,30 @@ describe("--metrics", () => {
       ).pipe(Effect.orDie, bounded("10 seconds", "waiting for the three requests' log lines"))
       const after = yield* scrape(metrics)
       expect(Object.fromEntries(after)).toMatchObject({
-        ferry_requests_total: 3,
-        ferry_hits_total: 1,
-        ferry_misses_total: 1,
-        ferry_loads_total: 1,
-        ferry_failures_total: 1,
-        ferry_bytes_served_total: 2 * SIZE,
+        "ferry_requests_total{protocol=\"ferry\"}": 3,
+        "ferry_hits_total{protocol=\"ferry\"}": 1,
+        "ferry_misses_total{protocol=\"ferry\"}": 1,
+        "ferry_loads_total{protocol=\"ferry\"}": 1,
+        "ferry_failures_total{protocol=\"ferry\"}": 1,
+        "ferry_bytes_served_total{protocol=\"ferry\"}": 2 * SIZE,
         ferry_connections_total: 3,
         ferry_cache_entries: 1,
         ferry_cache_used_bytes: SIZE,
         ferry_cache_pinned_entries: 0,
         ferry_locks_held: 0,
         ferry_open_files: 0,
-        "ferry_request_duration_seconds_count{status=\"Ok\",cache=\"miss\"}": 1,
-        "ferry_request_duration_seconds_count{status=\"Ok\",cache=\"hit\"}": 1,
-        "ferry_request_duration_seconds_count{status=\"NotFound\",cache=\"none\"}": 1,
-        "ferry_response_bytes_count{status=\"Ok\",cache=\"hit\"}": 1,
-        "ferry_response_bytes_sum{status=\"Ok\",cache=\"hit\"}": SIZE,
+        "ferry_request_duration_seconds_count{status=\"Ok\",cache=\"miss\",protocol=\"ferry\"}": 1,
+        "ferry_request_duration_seconds_count{status=\"Ok\",cache=\"hit\",protocol=\"ferry\"}": 1,
+        "ferry_request_duration_seconds_count{status=\"NotFound\",cache=\"none\",protocol=\"ferry\"}": 1,
+        "ferry_response_bytes_count{status=\"Ok\",cache=\"hit\",protocol=\"ferry\"}": 1,
+        "ferry_response_bytes_sum{status=\"Ok\",cache=\"hit\",protocol=\"ferry\"}": SIZE,
         // 10,000 bytes: above the 4 KiB bucket, within the 16 KiB one.
-        "ferry_response_bytes_bucket{status=\"Ok\",cache=\"hit\",le=\"4096\"}": 0,
-        "ferry_response_bytes_bucket{status=\"Ok\",cache=\"hit\",le=\"16384\"}": 1,
-        "ferry_response_bytes_bucket{status=\"Ok\",cache=\"hit\",le=\"+Inf\"}": 1,
-        "ferry_response_bytes_sum{status=\"NotFound\",cache=\"none\"}": 0
+        "ferry_response_bytes_bucket{status=\"Ok\",cache=\"hit\",protocol=\"ferry\",le=\"4096\"}": 0,
+        "ferry_response_bytes_bucket{status=\"Ok\",cache=\"hit\",protocol=\"ferry\",le=\"16384\"}": 1,
+        "ferry_response_bytes_bucket{status=\"Ok\",cache=\"hit\",protocol=\"ferry\",le=\"+Inf\"}": 1,
+        "ferry_response_bytes_sum{status=\"NotFound\",cache=\"none\",protocol=\"ferry\"}": 0
       })
-      expect(after.get("ferry_request_duration_seconds_sum{status=\"Ok\",cache=\"hit\"}")).toBeGreaterThan(0)
+      expect(after.get("ferry_request_duration_seconds_sum{status=\"Ok\",cache=\"hit\",protocol=\"ferry\"}")).toBeGreaterThan(0)
       expect(after.get("ferry_start_time_seconds")).toBe(before.get("ferry_start_time_seconds"))
 
       // HEAD: the same answer without its body.

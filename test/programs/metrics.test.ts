@@ -64,23 +64,23 @@ describe("metrics", () => {
 
       const shown = samples(yield* probes.metrics)
       expect(Object.fromEntries(shown)).toMatchObject({
-        ferry_hits_total: 1,
-        ferry_misses_total: 1,
-        ferry_failures_total: 1,
-        ferry_bytes_served_total: 6_000,
+        "ferry_hits_total{protocol=\"ferry\"}": 1,
+        "ferry_misses_total{protocol=\"ferry\"}": 1,
+        "ferry_failures_total{protocol=\"ferry\"}": 1,
+        "ferry_bytes_served_total{protocol=\"ferry\"}": 6_000,
         ferry_cache_entries: 1,
         ferry_cache_used_bytes: 3_000,
         ferry_cache_capacity_bytes: 10_000,
         ferry_active_connections: 1,
-        "ferry_request_duration_seconds_bucket{status=\"Ok\",cache=\"miss\",le=\"1\"}": 0,
-        "ferry_request_duration_seconds_bucket{status=\"Ok\",cache=\"miss\",le=\"2.5\"}": 1,
-        "ferry_request_duration_seconds_sum{status=\"Ok\",cache=\"miss\"}": 2,
-        "ferry_request_duration_seconds_bucket{status=\"Ok\",cache=\"hit\",le=\"0.0005\"}": 1,
-        "ferry_request_duration_seconds_count{status=\"NotFound\",cache=\"none\"}": 1,
-        "ferry_response_bytes_bucket{status=\"Ok\",cache=\"hit\",le=\"1024\"}": 0,
-        "ferry_response_bytes_bucket{status=\"Ok\",cache=\"hit\",le=\"4096\"}": 1,
-        "ferry_response_bytes_sum{status=\"Ok\",cache=\"hit\"}": 3_000,
-        "ferry_response_bytes_sum{status=\"NotFound\",cache=\"none\"}": 0
+        "ferry_request_duration_seconds_bucket{status=\"Ok\",cache=\"miss\",protocol=\"ferry\",le=\"1\"}": 0,
+        "ferry_request_duration_seconds_bucket{status=\"Ok\",cache=\"miss\",protocol=\"ferry\",le=\"2.5\"}": 1,
+        "ferry_request_duration_seconds_sum{status=\"Ok\",cache=\"miss\",protocol=\"ferry\"}": 2,
+        "ferry_request_duration_seconds_bucket{status=\"Ok\",cache=\"hit\",protocol=\"ferry\",le=\"0.0005\"}": 1,
+        "ferry_request_duration_seconds_count{status=\"NotFound\",cache=\"none\",protocol=\"ferry\"}": 1,
+        "ferry_response_bytes_bucket{status=\"Ok\",cache=\"hit\",protocol=\"ferry\",le=\"1024\"}": 0,
+        "ferry_response_bytes_bucket{status=\"Ok\",cache=\"hit\",protocol=\"ferry\",le=\"4096\"}": 1,
+        "ferry_response_bytes_sum{status=\"Ok\",cache=\"hit\",protocol=\"ferry\"}": 3_000,
+        "ferry_response_bytes_sum{status=\"NotFound\",cache=\"none\",protocol=\"ferry\"}": 0
       })
       // Another server's metrics, or a label telling servers apart, are not shown.
       expect([...shown.keys()].filter((key) => key.includes("server="))).toEqual([])

@@ -20,7 +20,7 @@ interface Handle {
  * the same way to tell a slow peer from an idle one). Over TLS the socket's handle counts a write's
  * ciphertext until all of it is sent; the TCP handle under it counts down as the kernel takes it.
  */
-const unsentBytes = (socket: Net.Socket): number => {
+export const unsentBytes = (socket: Net.Socket): number => {
   const handle = (socket as unknown as { readonly _handle?: Handle })._handle
   const queued = (handle?._parent ?? handle)?.writeQueueSize
   return socket.writableLength + (typeof queued === "number" ? queued : 0)

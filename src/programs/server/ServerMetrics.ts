@@ -16,21 +16,31 @@ import { FileStore } from "../../services/FileStore.js"
 import { LockManager } from "../../services/LockManager.js"
 import { StreamBuffers } from "./StreamBuffers.js"
 
-const counters = {
+/** Counted per door: the native port's requests apart from the HTTP door's. */
+const requestCounters = {
   requests: "requests answered, whatever their status",
   hits: "files sent from the cache",
   misses: "files not in the cache: loaded into it, or streamed",
   loads: "files read from disk into the cache",
   streamed: "files streamed from disk, uncached",
   failures: "requests answered with a failure status",
-  bytesServed: "file bytes sent",
+  bytesServed: "file bytes sent"
+} as const
+
+const connectionCounters = {
   connections: "connections accepted",
-  turnedAway: "connections answered BUSY",
+  turnedAway: "connections answered BUSY (503 over HTTP)",
   timeouts: "connections closed for not sending a whole request in time",
   stalls: "connections dropped for not reading"
 } as const
 
-export type CounterName = keyof typeof counters
+export type RequestCounterName = keyof typeof requestCounters
+export type ConnectionCounterName = keyof typeof connectionCounters
+export type CounterName = RequestCounterName | ConnectionCounterName
+
+/** Which door a request came in by: the native protocol's port, or the HTTP door. */
+export type Door = "ferry" | "http"
+export const DOORS: ReadonlyArray<Door> = ["ferry", "http"]
 
 /** How a request's file was had, or "none" for a request that sent none. */
 export type CacheResult = "hit" | "miss" | "bypass" | "none"
@@ -42,9 +52,12 @@ export interface RequestHistograms {
 }
 
 export class ServerMetrics extends Context.Tag("ferry/ServerMetrics")<ServerMetrics, {
-  readonly counters: { readonly [K in CounterName]: Metric.Metric.Counter<number> }
+  readonly counters: { readonly [K in ConnectionCounterName]: Metric.Metric.Counter<number> }
+  readonly requestCounters: {
+    readonly [D in Door]: { readonly [K in RequestCounterName]: Metric.Metric.Counter<number> }
+  }
   readonly activeConnections: Metric.Metric.Gauge<number>
-  readonly histograms: (status: string, cache: CacheResult) => RequestHistograms
+  readonly histograms: (status: string, cache: CacheResult, door: Door) => RequestHistograms
   /** The tag that tells this server's metrics from another's in the same process. */
   readonly tag: MetricLabel.MetricLabel
   readonly startedAt: number
@@ -67,18 +80,23 @@ export const make = Effect.gen(function*() {
     key: MetricKey.MetricKey<T>,
     ...labels: ReadonlyArray<MetricLabel.MetricLabel>
   ) => Metric.fromMetricKey(MetricKey.taggedWithLabels(key, [tag, ...labels]))
-  const made = Object.fromEntries(
-    Object.entries(counters).map((
-      [name, description]
-    ) => [name, tagged(MetricKey.counter(counterName(name), { description }))])
-  ) as ServerMetrics["Type"]["counters"]
-  // One pair per status and cache result met, made when first met.
+  const countersOf = <K extends string>(
+    descriptions: Readonly<Record<K, string>>,
+    ...labels: ReadonlyArray<MetricLabel.MetricLabel>
+  ) =>
+    Object.fromEntries(
+      Object.entries<string>(descriptions).map((
+        [name, description]
+      ) => [name, tagged(MetricKey.counter(counterName(name), { description }), ...labels)])
+    ) as { readonly [N in K]: Metric.Metric.Counter<number> }
+  const doorLabel = (door: Door) => MetricLabel.make("protocol", door)
+  // One pair per status, cache result and door met, made when first met.
   const byOutcome = new Map<string, RequestHistograms>()
-  const histograms = (status: string, cache: CacheResult) => {
-    const labels = [MetricLabel.make("status", status), MetricLabel.make("cache", cache)]
-    const id = `${status} ${cache}`
+  const histograms = (status: string, cache: CacheResult, door: Door) => {
+    const id = `${status} ${cache} ${door}`
     let found = byOutcome.get(id)
     if (found === undefined) {
+      const labels = [MetricLabel.make("status", status), MetricLabel.make("cache", cache), doorLabel(door)]
       found = {
         seconds: tagged(
           MetricKey.histogram("ferry_request_duration_seconds", SECONDS, "time to answer a request"),
@@ -91,7 +109,11 @@ export const make = Effect.gen(function*() {
     return found
   }
   return ServerMetrics.of({
-    counters: made,
+    counters: countersOf(connectionCounters),
+    requestCounters: {
+      ferry: countersOf(requestCounters, doorLabel("ferry")),
+      http: countersOf(requestCounters, doorLabel("http"))
+    },
     activeConnections: tagged(MetricKey.gauge("ferry_active_connections", { description: "connections open now" })),
     histograms,
     tag,
@@ -99,14 +121,18 @@ export const make = Effect.gen(function*() {
   })
 })
 
-/** Adds one to a counter (or `amount`). */
-export const count = (name: CounterName, amount = 1) =>
+/** Adds one to a connection's counter (or `amount`). */
+export const count = (name: ConnectionCounterName, amount = 1) =>
   Effect.flatMap(ServerMetrics, (metrics) => Metric.incrementBy(metrics.counters[name], amount))
 
+/** Adds one to a request's counter (or `amount`), for the door it came in by. */
+export const countRequest = (door: Door, name: RequestCounterName, amount = 1) =>
+  Effect.flatMap(ServerMetrics, (metrics) => Metric.incrementBy(metrics.requestCounters[door][name], amount))
+
 /** Adds a request answered with `status` to the histograms of request durations and bytes sent. */
-export const observe = (status: string, cache: CacheResult, seconds: number, bytes: number) =>
+export const observe = (door: Door, status: string, cache: CacheResult, seconds: number, bytes: number) =>
   Effect.flatMap(ServerMetrics, (metrics) => {
-    const histograms = metrics.histograms(status, cache)
+    const histograms = metrics.histograms(status, cache, door)
     return Effect.zipRight(Metric.update(histograms.seconds, seconds), Metric.update(histograms.bytes, bytes))
   })
 
@@ -119,6 +145,12 @@ export const snapshot = Effect.gen(function*() {
   const buffers = yield* StreamBuffers
   const values: Record<string, number> = {}
   for (const [name, counter] of Object.entries(metrics.counters)) values[name] = (yield* Metric.value(counter)).count
+  // Both doors together: `stats` speaks for the whole server.
+  for (const door of DOORS) {
+    for (const [name, counter] of Object.entries(metrics.requestCounters[door])) {
+      values[name] = (values[name] ?? 0) + (yield* Metric.value(counter)).count
+    }
+  }
   const cacheStats = yield* cache.stats
   return {
     uptimeSeconds: Math.round(((yield* Clock.currentTimeMillis) - metrics.startedAt) / 100) / 10,

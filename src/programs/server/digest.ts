@@ -24,24 +24,33 @@ const compute = (bytes: Uint8Array, digest: Digest): Effect.Effect<Uint8Array> =
     return hash.digest()
   })
 
+/** A cache entry's digests: each computed once when asked for, and what is known without computing. */
+export interface Digests {
+  readonly digest: (digest: Digest) => Effect.Effect<Uint8Array>
+  readonly known: (digest: Digest) => Uint8Array | undefined
+}
+
 /**
  * `bytes`' digests, each computed once however many ask for it at the same time: the first to ask
  * computes it, those who ask meanwhile wait for it. Uninterruptible, so that a client vanishing
  * while it hashes cannot leave an interrupted result for everyone after it.
  */
-export const digestsOf = (bytes: Uint8Array): Effect.Effect<(digest: Digest) => Effect.Effect<Uint8Array>> =>
+export const digestsOf = (bytes: Uint8Array): Effect.Effect<Digests> =>
   Effect.map(
     Effect.all({ "xxh3-128": memo(compute(bytes, "xxh3-128")), sha256: memo(compute(bytes, "sha256")) }),
-    (memos) => (digest) => memos[digest]
+    (memos) => ({ digest: (digest) => memos[digest].get, known: (digest) => memos[digest].known() })
   )
 
 // Once known, a digest is returned as it is: every hit asks for one.
 const memo = (computing: Effect.Effect<Uint8Array>) =>
   Effect.map(Effect.cached(Effect.uninterruptible(computing)), (once) => {
-    let known: Effect.Effect<Uint8Array> | undefined
-    return Effect.suspend(() =>
-      known ?? Effect.tap(once, (digest) => {
-        known = Effect.succeed(digest)
+    let known: Uint8Array | undefined
+    let done: Effect.Effect<Uint8Array> | undefined
+    const get = Effect.suspend(() =>
+      done ?? Effect.tap(once, (digest) => {
+        known = digest
+        done = Effect.succeed(digest)
       })
     )
+    return { get, known: () => known }
   })

@@ -11,7 +11,7 @@ import { type FileInfo, FileStore, type FileStoreError } from "../../services/Fi
 import { LockManager } from "../../services/LockManager.js"
 import { digestsOf } from "./digest.js"
 import type { StreamBuffers } from "./StreamBuffers.js"
-import { type OpenStream, openStream } from "./streamFile.js"
+import { type OpenStream, openStream, type Window } from "./streamFile.js"
 
 export type Content = Data.TaggedEnum<{
   /** In memory and pinned for the request's scope; `loaded` when this request read the disk. */
@@ -28,11 +28,17 @@ export const Content = Data.taggedEnum<Content>()
 // A file that changes between being looked up and being read is looked up again, a few times.
 const CHANGED_RETRIES = 3
 
-const streamed = (files: FileStore["Type"], info: FileInfo, reason: "too-large" | "no-room") =>
-  Effect.map(openStream(files, info), (stream) => Content.Streamed({ stream, reason }))
+/** What of a file that is streamed is to be read: by default, all of it. */
+export type WindowOf = (info: FileInfo) => Window
+
+const whole: WindowOf = (info) => ({ start: 0, end: info.size })
+
+const streamed = (files: FileStore["Type"], info: FileInfo, reason: "too-large" | "no-room", windowOf: WindowOf) =>
+  Effect.map(openStream(files, info, windowOf(info)), (stream) => Content.Streamed({ stream, reason }))
 
 const attempt = (
-  name: string
+  name: string,
+  windowOf: WindowOf
 ): Effect.Effect<Content, FileStoreError, FileStore | Cache | LockManager | StreamBuffers | Scope.Scope> =>
   Effect.gen(function*() {
     const files = yield* FileStore
@@ -42,7 +48,7 @@ const attempt = (
     const info = yield* files.stat(name).pipe(
       Effect.tapError((error) => error.reason === "NotFound" ? cache.invalidate(name) : Effect.void)
     )
-    if (info.size > cache.capacity) return yield* streamed(files, info, "too-large")
+    if (info.size > cache.capacity) return yield* streamed(files, info, "too-large", windowOf)
 
     const hit = yield* cache.lookup(info)
     if (Option.isSome(hit)) return Content.Cached({ file: hit.value, loaded: false })
@@ -55,23 +61,26 @@ const attempt = (
       }
       const load = Effect.flatMap(
         files.read(info),
-        (bytes) => Effect.map(digestsOf(bytes), (digest) => ({ info, bytes, digest }))
+        (bytes) => Effect.map(digestsOf(bytes), (digests) => ({ info, bytes, ...digests }))
       )
       const admitted = yield* cache.admit(info, load)
       return Option.map(admitted, (file) => Content.Cached({ file, loaded: true }))
     }))
     // No room beside pinned entries: stream it, outside the lock.
-    return Option.isSome(loaded) ? loaded.value : yield* streamed(files, info, "no-room")
+    return Option.isSome(loaded) ? loaded.value : yield* streamed(files, info, "no-room", windowOf)
   })
 
 /**
  * Finds what to send for `name`. A cached file stays pinned, so never evicted, until the
- * caller's scope closes: the scope should span the sending of the response.
+ * caller's scope closes: the scope should span the sending of the response. A streamed file is
+ * read only within `windowOf` its version (an HTTP range, say).
  */
-export const fetchFile = (name: string, retries = CHANGED_RETRIES): ReturnType<typeof attempt> =>
+export const fetchFile = (name: string, windowOf: WindowOf = whole, retries = CHANGED_RETRIES): ReturnType<
+  typeof attempt
+> =>
   // Recursion rather than `Effect.retry`, whose schedule costs more than the rest of a hit.
   Effect.catchIf(
-    attempt(name),
+    attempt(name, windowOf),
     (error) => error.reason === "Changed" && retries > 0,
-    () => fetchFile(name, retries - 1)
+    () => fetchFile(name, windowOf, retries - 1)
   )

@@ -20,7 +20,7 @@ import { Content, fetchFile } from "./fetchFile.js"
 import { fileVersion, sameBytes } from "./fileVersion.js"
 import { listTree } from "./listTree.js"
 import { sendCached } from "./sendCached.js"
-import { count, observe, type ServerMetrics, snapshot } from "./ServerMetrics.js"
+import { countRequest, type Door, observe, type ServerMetrics, snapshot } from "./ServerMetrics.js"
 import type { StreamBuffers } from "./StreamBuffers.js"
 import { digestOfStream, sendStreamed } from "./streamFile.js"
 
@@ -61,10 +61,13 @@ const notFetched = (connection: Connection, report: Report, kind: Codec.Kind, er
     error.message
   )
 
-const countDecision = (content: Content) =>
-  content._tag === "Cached"
+/** Counts how a file was had: a hit, a load, or a stream. */
+export const countDecision = (door: Door, content: Content) => {
+  const count = (name: "hits" | "misses" | "loads" | "streamed") => countRequest(door, name)
+  return content._tag === "Cached"
     ? content.loaded ? Effect.zipRight(count("misses"), count("loads")) : count("hits")
     : Effect.zipRight(count("misses"), count("streamed"))
+}
 
 /** Where a GET's body starts: at the client's offset if it holds the file's current version. */
 const startOf = (resume: Codec.Resume | undefined, info: FileInfo): number =>
@@ -85,10 +88,10 @@ const get = (connection: Connection, report: Report, { digests, name, resume }: 
     }
     if (resume !== undefined) report.from = start
     report.cache = content._tag === "Streamed" ? "bypass" : content.loaded ? "miss" : "hit"
-    yield* countDecision(content)
+    yield* countDecision("ferry", content)
     const sent = (bytes: number) => {
       report.bytes += bytes
-      return count("bytesServed", bytes)
+      return countRequest("ferry", "bytesServed", bytes)
     }
     if (content._tag === "Cached") return yield* sendCached(connection, content.file, digest, start, sent)
     const aborted = yield* sendStreamed(connection, content.stream, digest, start, sent)
@@ -190,9 +193,9 @@ export const respond = (
         const cut = unfinished(exit)
         const status = Codec.statusName(report.status)
         const nanos = Number((yield* Clock.currentTimeNanos) - started)
-        yield* count("requests")
-        if (report.status !== Codec.Status.Ok) yield* count("failures")
-        yield* observe(status, report.cache ?? "none", nanos / 1e9, report.bytes)
+        yield* countRequest("ferry", "requests")
+        if (report.status !== Codec.Status.Ok) yield* countRequest("ferry", "failures")
+        yield* observe("ferry", status, report.cache ?? "none", nanos / 1e9, report.bytes)
         yield* Effect.logInfo(describe(request)).pipe(Effect.annotateLogs({
           status,
           bytes: report.bytes,

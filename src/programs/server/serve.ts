@@ -1,7 +1,8 @@
 /**
  * The server: accept connections up to a limit, serve each in its own fiber, turn away the rest
  * with a "busy" reply, and on shutdown let transfers in flight finish within a grace period. With a
- * metrics listener, answer its scrapes and probes until the last transfer is done.
+ * metrics listener, answer its scrapes and probes until the last transfer is done. With an HTTP door,
+ * answer it too, draining both at once.
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -10,10 +11,12 @@ import * as Option from "effect/Option"
 import { formatBytes } from "../../format/ByteSize.js"
 import * as Codec from "../../protocol/Codec.js"
 import { Cache } from "../../services/Cache.js"
+import { HttpDoor } from "../../services/HttpDoor.js"
 import { MetricsServer } from "../../services/MetricsServer.js"
 import { RateLimiter } from "../../services/RateLimiter.js"
 import { type ServerConnection, SocketServer } from "../../services/SocketServer.js"
 import { Tokens } from "../../services/Tokens.js"
+import { serveHttp } from "../http/serveHttp.js"
 import { clientAddress, makeClientSlots } from "./clientSlots.js"
 import { closeWith } from "./closeWith.js"
 import { exposition } from "./exposition.js"
@@ -86,6 +89,9 @@ export const serve = (options: ServeOptions) =>
       yield* Effect.forkScoped(metricsServer.value.serve({ metrics: scrape, ready: server.accepting }))
     }
 
+    // Optional as well: a server without --http has no door.
+    const httpDoor = yield* Effect.serviceOption(HttpDoor)
+
     yield* Effect.logInfo(`listening on ${server.address.host}:${server.address.port}`).pipe(
       Effect.annotateLogs({
         cache: formatBytes(cache.capacity),
@@ -94,13 +100,17 @@ export const serve = (options: ServeOptions) =>
           onNone: () => ({}),
           onSome: ({ address }) => ({ metrics: `${address.host}:${address.port}` })
         }),
+        ...Option.match(httpDoor, {
+          onNone: () => ({}),
+          onSome: ({ address }) => ({ http: `${address.host}:${address.port}` })
+        }),
         access: Option.match(tokens, {
           onNone: () => "open to anyone: no --tokens",
           onSome: ({ grants, source }) => `${grants.length} token${grants.length === 1 ? "" : "s"} from ${source}`
         })
       })
     )
-    return yield* server.serve(
+    const native = server.serve(
       (connection) =>
         ServerMetrics.count("connections").pipe(
           Effect.zipRight(admitted(connection)),
@@ -108,6 +118,10 @@ export const serve = (options: ServeOptions) =>
         ),
       { gracePeriod: options.gracePeriod, stallTimeout: options.stallTimeout }
     )
+    if (Option.isNone(httpDoor)) return yield* native
+    // Both interrupted together on shutdown, so their grace periods run side by side.
+    const http = Effect.provideService(serveHttp(options), HttpDoor, httpDoor.value)
+    return yield* Effect.zipRight(Effect.zip(native, http, { concurrent: true }), Effect.never)
   }).pipe(
     Effect.scoped,
     Effect.provideServiceEffect(ServerMetrics.ServerMetrics, ServerMetrics.make),

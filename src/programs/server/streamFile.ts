@@ -38,8 +38,17 @@ const powerOfTwoBelow = (bytes: number) => 2 ** Math.floor(Math.log2(Math.max(1,
 
 const EMPTY = new Uint8Array(0)
 
-/** Opens `info` for streaming and reads its first chunk; the file is held open for the scope. */
-export const openStream = (files: FileStore["Type"], info: FileInfo) =>
+/** The bytes of a file to stream: from `start`, up to and not including `end`. */
+export interface Window {
+  readonly start: number
+  readonly end: number
+}
+
+/**
+ * Opens `info` for streaming and reads its first chunk; the file is held open for the scope. Only
+ * `window` is read, from its start: a range costs no read of what comes before it.
+ */
+export const openStream = (files: FileStore["Type"], info: FileInfo, window: Window = { start: 0, end: info.size }) =>
   Effect.gen(function*() {
     const buffers = yield* StreamBuffers
     yield* buffers.enter
@@ -63,14 +72,16 @@ export const openStream = (files: FileStore["Type"], info: FileInfo) =>
       return Buffer.allocUnsafeSlow(size)
     }
 
-    let position = 0
+    let position = window.start
     let started = false
     const read = Effect.suspend(() => {
       // The read that reaches the end has checked it: there is nothing more to read.
-      if (started && position >= info.size) return Effect.succeed(EMPTY)
+      // So does nothing else: a window that ends before it is done once it is read.
+      if (position >= window.end && (started || window.end < info.size)) return Effect.succeed(EMPTY)
       started = true
       const buffer = bufferOf(chunkSize())
-      return Effect.map(file.readInto(buffer, position), (bytesRead) => {
+      const wanted = window.end - position >= buffer.length ? buffer : buffer.subarray(0, window.end - position)
+      return Effect.map(file.readInto(wanted, position), (bytesRead) => {
         position += bytesRead
         held += bytesRead
         buffers.count(bytesRead)

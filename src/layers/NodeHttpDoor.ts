@@ -1,0 +1,280 @@
+/**
+ * The HttpDoor with Node's http module (https with a certificate): keep-alive, the native port's
+ * limits (header size, request deadline, stall timeout, connections), answers written with
+ * backpressure, and each request's scope held open until its response is sent or the client is gone.
+ * It listens as soon as the layer is built; closing it closes its connections too.
+ */
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
+import type * as Http from "node:http"
+import type { AddressInfo, Socket } from "node:net"
+import {
+  type ConnectionEvent,
+  type HttpAnswer,
+  HttpDoor,
+  HttpDoorError,
+  type HttpRequest,
+  type HttpServeOptions
+} from "../services/HttpDoor.js"
+import { type ServerAddress, ServerError } from "../services/SocketServer.js"
+import { unsentBytes } from "./internal/SocketWriter.js"
+import { listen } from "./NodeSocketServer.js"
+
+export interface HttpDoorOptions extends ServerAddress {
+  /** HTTPS with this certificate (and client certificates signed by `clientCa`, when given). */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly clientCa?: string | undefined } | undefined
+  /** How long a client has to send a whole request; an idle keep-alive connection is closed after it. */
+  readonly requestTimeout: Duration.DurationInput
+  /** How long a client may take nothing while a response is being sent before it is dropped. */
+  readonly stallTimeout: Duration.DurationInput
+  /** Connections open at once; one more is answered 503 and closed. */
+  readonly maxConnections: number
+}
+
+/** Request line and headers: room for a 4096-byte name percent-encoded, and the usual headers. */
+export const MAX_HEADER_BYTES = 16 * 1024
+
+type Handler = (request: Http.IncomingMessage, response: Http.ServerResponse) => void
+
+const plain = (response: Http.ServerResponse, status: number, text: string) => {
+  response.shouldKeepAlive = false
+  response.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(text) + 1
+  })
+  response.end(`${text}\n`)
+}
+
+const requestOf = (request: Http.IncomingMessage): HttpRequest => ({
+  method: request.method ?? "GET",
+  target: request.url ?? "/",
+  header: (name) => {
+    const value = request.headers[name]
+    return Array.isArray(value) ? value.join(", ") : value
+  },
+  peer: `${request.socket.remoteAddress}:${request.socket.remotePort}`
+})
+
+/** What a request's parser error is answered with, as Node answers it without a listener. */
+const CLIENT_ERRORS: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: "431 Request Header Fields Too Large",
+  ERR_HTTP_REQUEST_TIMEOUT: "408 Request Timeout"
+}
+
+export const make = (
+  options: HttpDoorOptions
+): Effect.Effect<Context.Tag.Service<HttpDoor>, ServerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const address = { host: options.host, port: options.port }
+    const requestMillis = Duration.toMillis(options.requestTimeout)
+    const stallMillis = Duration.toMillis(options.stallTimeout)
+    const { tls } = options
+    const serverOptions = {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      requestTimeout: requestMillis,
+      headersTimeout: requestMillis,
+      keepAliveTimeout: requestMillis,
+      // Node checks the two deadlines above only this often (30 seconds by default).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, requestMillis / 2))
+    }
+    let handler: Handler | undefined
+    const dispatch: Handler = (request, response) => {
+      if (handler === undefined) plain(response, 503, "not serving")
+      else handler(request, response)
+    }
+    // Loaded only by a server that has an HTTP door.
+    const server: Http.Server = yield* Effect.promise(async () =>
+      tls === undefined
+        ? (await import("node:http")).createServer(serverOptions, dispatch)
+        : (await import("node:https")).createServer({
+          ...serverOptions,
+          cert: tls.cert,
+          key: tls.key,
+          minVersion: "TLSv1.2",
+          handshakeTimeout: requestMillis,
+          ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true })
+        }, dispatch)
+    )
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        server.close()
+        server.closeAllConnections()
+      })
+    )
+
+    // Connections past the limit are let in only to be answered 503 on their first request.
+    let events: (event: ConnectionEvent) => void = () => {}
+    let open = 0
+    const turnedAway = new WeakSet<Socket>()
+    server.on(tls === undefined ? "connection" : "secureConnection", (socket: Socket) => {
+      if (open >= options.maxConnections) {
+        turnedAway.add(socket)
+        return
+      }
+      open++
+      events("opened")
+      socket.once("close", () => {
+        open--
+        events("closed")
+      })
+    })
+    server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+      if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") events("timedOut")
+      const status = CLIENT_ERRORS[error.code ?? ""] ?? "400 Bad Request"
+      const message = (socket as { _httpMessage?: Http.ServerResponse })._httpMessage
+      if (socket.writable && message?.headersSent !== true) {
+        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+      }
+      socket.destroy()
+    })
+    yield* listen(server, address).pipe(
+      Effect.mapError((error) => new ServerError({ ...error, option: "--http" }))
+    )
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    server.on("error", (cause) => runFork(Effect.logError("http: failed to accept a connection", cause)))
+
+    /** Drops the client when the socket has had bytes waiting and taken none of them for a stall timeout. */
+    const watchStalls = (socket: Socket, onStall: () => void) => {
+      let unsent = unsentBytes(socket)
+      const timer = setInterval(() => {
+        const now = unsentBytes(socket)
+        if (now > 0 && now >= unsent) onStall()
+        unsent = now
+      }, stallMillis)
+      return () => clearInterval(timer)
+    }
+
+    /** Sends `answer`, completing once it is all handed to the kernel; fails if the client goes first. */
+    const send = (response: Http.ServerResponse, answer: HttpAnswer) =>
+      Effect.suspend(() => {
+        const socket = response.socket!
+        let stalled = false
+        let stopWatching: (() => void) | undefined
+        const closed = () => new HttpDoorError({ reason: stalled ? "Stalled" : "Closed" })
+        const watch = () =>
+          stopWatching ??= watchStalls(socket, () => {
+            stalled = true
+            socket.destroy()
+          })
+        /** Waits for `start`'s callback, or for the response to close before it. */
+        const awaitEvent = (start: (done: (error?: Error | null) => void) => void) =>
+          Effect.async<void, HttpDoorError>((resume) => {
+            let waiting = true
+            const finish = (failed: boolean) => {
+              if (!waiting) return
+              waiting = false
+              response.off("close", onClose)
+              resume(failed ? Effect.fail(closed()) : Effect.void)
+            }
+            const onClose = () => finish(true)
+            response.on("close", onClose)
+            start((error) => finish(error !== undefined && error !== null))
+            return Effect.sync(() => {
+              waiting = false
+              response.off("close", onClose)
+              // Interrupted (the grace period is over): the client gets no more.
+              socket.destroy()
+            })
+          })
+        const finished = awaitEvent((done) => {
+          if (response.writableFinished) return done()
+          response.once("finish", () => done())
+          if (unsentBytes(socket) > 0) watch()
+        })
+        response.writeHead(answer.status, answer.headers)
+        const written = (() => {
+          switch (answer.body._tag) {
+            case "Empty":
+              response.end()
+              return finished
+            case "Bytes":
+              response.end(answer.body.bytes)
+              return finished
+            case "Chunks": {
+              const { next, sent } = answer.body
+              watch()
+              const loop: Effect.Effect<void, HttpDoorError> = Effect.flatMap(next, (chunk) => {
+                if (chunk.length === 0) return Effect.suspend(() => (response.end(), finished))
+                const started = Date.now()
+                return awaitEvent((done) => response.write(chunk, done)).pipe(
+                  Effect.zipRight(Effect.suspend(() => sent(chunk, Date.now() - started))),
+                  Effect.zipRight(loop)
+                )
+              })
+              return Effect.tapError(loop, () => Effect.sync(() => socket.destroy()))
+            }
+          }
+        })()
+        return Effect.ensuring(written, Effect.sync(() => stopWatching?.()))
+      })
+
+    const serve = <R>(
+      handle: (request: HttpRequest) => Effect.Effect<HttpAnswer, never, R | Scope.Scope>,
+      serveOptions: HttpServeOptions<R>
+    ): Effect.Effect<never, never, Exclude<R, Scope.Scope>> =>
+      Effect.scoped(Effect.gen(function*() {
+        if (handler !== undefined) return yield* Effect.dieMessage("an HTTP door serves once at a time")
+        const handlers = yield* FiberSet.make<void, never>()
+        const run = yield* FiberSet.runtime(handlers)<Exclude<R, Scope.Scope>>()
+        let draining = false
+
+        const answerOne = (request: Http.IncomingMessage, response: Http.ServerResponse) =>
+          Effect.acquireUseRelease(
+            Scope.make(),
+            (scope) =>
+              Effect.flatMap(Scope.extend(handle(requestOf(request)), scope), (answer) => {
+                // While draining, each connection is closed after the response it is sending.
+                if (draining) response.shouldKeepAlive = false
+                return send(response, answer)
+              }),
+            (scope, exit) => Scope.close(scope, exit)
+          ).pipe(Effect.ignore) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>
+
+        // Its requirements are those of `handle`, Scope left out as `serve` promises.
+        const fireEvent = (event: ConnectionEvent) =>
+          void run(serveOptions.onConnection(event) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>)
+        events = fireEvent
+        handler = (request, response) => {
+          if (turnedAway.has(request.socket)) {
+            fireEvent("turnedAway")
+            return plain(response, 503, "server busy: too many connections, try again later")
+          }
+          run(answerOne(request, response))
+        }
+
+        yield* Effect.addFinalizer(() =>
+          Effect.gen(function*() {
+            draining = true
+            server.close()
+            server.closeIdleConnections()
+            const active = yield* FiberSet.size(handlers)
+            if (active > 0) {
+              yield* Effect.logInfo(`http: shutting down: waiting for ${active} response(s) to finish`).pipe(
+                Effect.annotateLogs("gracePeriod", Duration.format(serveOptions.gracePeriod))
+              )
+            }
+            yield* Effect.timeoutOption(Effect.interruptible(FiberSet.awaitEmpty(handlers)), serveOptions.gracePeriod)
+            yield* FiberSet.clear(handlers)
+            handler = undefined
+            events = () => {}
+            server.closeAllConnections()
+          })
+        )
+        return yield* Effect.never
+      }))
+
+    const bound = server.address() as AddressInfo
+    return HttpDoor.of({
+      address: { host: bound.address, port: bound.port },
+      secure: tls !== undefined,
+      serve
+    })
+  })
+
+export const layer = (options: HttpDoorOptions): Layer.Layer<HttpDoor, ServerError> =>
+  Layer.scoped(HttpDoor, make(options))

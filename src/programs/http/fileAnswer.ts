@@ -1,0 +1,119 @@
+/**
+ * A GET or HEAD of a file over HTTP, decided through the same flow as a native GET (fetchFile: one
+ * disk read for a herd, pins, staleness, confinement): 200 whole, 206 one range, 304 not modified,
+ * 416 a range past the end; with its validators, type and, when asked or already known, its digest.
+ * A streamed file is read only within the range sent.
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { Cache } from "../../services/Cache.js"
+import type { FileInfo, FileStore, FileStoreError } from "../../services/FileStore.js"
+import { type HttpAnswer, HttpBody, HttpDoorError, type HttpRequest } from "../../services/HttpDoor.js"
+import type { LockManager } from "../../services/LockManager.js"
+import { type Content, fetchFile } from "../server/fetchFile.js"
+import { countDecision } from "../server/respond.js"
+import type { ServerMetrics } from "../server/ServerMetrics.js"
+import type { StreamBuffers } from "../server/StreamBuffers.js"
+import type { Window } from "../server/streamFile.js"
+import { isNotModified, validatorsOf } from "./conditional.js"
+import { contentTypeOf } from "./contentType.js"
+import { select, type Selection } from "./ranges.js"
+import type { Report } from "./report.js"
+import { reprDigest, wantsSha256 } from "./reprDigest.js"
+
+type Decision = Selection | { readonly _tag: "NotModified" }
+
+const decide = (request: HttpRequest, info: FileInfo): Decision => {
+  const validators = validatorsOf(info)
+  if (isNotModified(validators, request.header("if-none-match"), request.header("if-modified-since"))) {
+    return { _tag: "NotModified" }
+  }
+  return select(request.header("range"), request.header("if-range"), info.size, validators)
+}
+
+const EMPTY_WINDOW: Window = { start: 0, end: 0 }
+
+/** The bytes a decision sends, as a window of the file. */
+const windowOf = (decision: Decision, size: number, head: boolean): Window => {
+  if (head) return EMPTY_WINDOW
+  switch (decision._tag) {
+    case "Whole":
+      return { start: 0, end: size }
+    case "Range":
+      return decision
+    default:
+      return EMPTY_WINDOW
+  }
+}
+
+const infoOf = (content: Content): FileInfo => content._tag === "Cached" ? content.file.info : content.stream.info
+
+/** The body of `window` of the content: a slice of the pinned entry, or the stream's chunks. */
+const bodyOf = (content: Content, window: Window, report: Report): HttpBody => {
+  if (window.end === window.start) return HttpBody.Empty()
+  if (content._tag === "Cached") {
+    report.pending = window.end - window.start
+    return HttpBody.Bytes({ bytes: content.file.bytes.subarray(window.start, window.end) })
+  }
+  const { stream } = content
+  return HttpBody.Chunks({
+    next: Effect.mapError(stream.next, (error) => {
+      report.detail = error.message
+      return new HttpDoorError({ reason: "Aborted", detail: error.message })
+    }),
+    sent: (chunk, millis) => {
+      report.bytes += chunk.length
+      return stream.sent(chunk, millis)
+    }
+  })
+}
+
+/** The file's answer, or the error that it cannot be had (to be answered as not found, say). */
+export const fileAnswer = (
+  request: HttpRequest,
+  report: Report,
+  name: string
+): Effect.Effect<
+  HttpAnswer,
+  FileStoreError,
+  FileStore | Cache | LockManager | StreamBuffers | ServerMetrics | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const head = request.method === "HEAD"
+    const content = yield* fetchFile(name, (info) => windowOf(decide(request, info), info.size, head))
+    const info = infoOf(content)
+    report.cache = content._tag === "Streamed" ? "bypass" : content.loaded ? "miss" : "hit"
+    yield* countDecision("http", content)
+
+    const validators = validatorsOf(info)
+    const decision = decide(request, info)
+    const headers: Record<string, string> = {
+      etag: validators.etag,
+      "last-modified": validators.lastModified,
+      "accept-ranges": "bytes"
+    }
+    if (decision._tag === "NotModified") return { status: 304, headers, body: HttpBody.Empty() }
+    if (decision._tag === "Unsatisfiable") {
+      headers["content-range"] = `bytes */${info.size}`
+      headers["content-length"] = "0"
+      return { status: 416, headers, body: HttpBody.Empty() }
+    }
+    headers["content-type"] = contentTypeOf(name)
+    if (content._tag === "Cached") {
+      const known = wantsSha256(request.header("want-repr-digest"))
+        ? yield* content.file.digest("sha256")
+        : content.file.known?.("sha256")
+      if (known !== undefined) headers["repr-digest"] = reprDigest(known)
+    }
+    const window = windowOf(decision, info.size, false)
+    headers["content-length"] = String(window.end - window.start)
+    if (decision._tag === "Range") {
+      report.from = decision.start
+      headers["content-range"] = `bytes ${decision.start}-${decision.end - 1}/${info.size}`
+    }
+    return {
+      status: decision._tag === "Range" ? 206 : 200,
+      headers,
+      body: head ? HttpBody.Empty() : bodyOf(content, window, report)
+    }
+  })

@@ -1,0 +1,72 @@
+/**
+ * What is known of an HTTP request as it is answered, filled in on the way, then counted and logged
+ * in one line once its response is sent or cut off, as the native port's requests are (respond.ts),
+ * with `door=http` and the HTTP status.
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { printable } from "../../format/Printable.js"
+import type { HttpRequest } from "../../services/HttpDoor.js"
+import { count, countRequest, observe } from "../server/ServerMetrics.js"
+import { pathOf } from "./names.js"
+
+export interface Report {
+  status: number
+  /** File (or listing) bytes sent. */
+  bytes: number
+  /** Bytes of an in-memory body, counted once the response has been sent. */
+  pending: number
+  /** For a file: sent from the cache, loaded into it, or streamed past it. */
+  cache?: "hit" | "miss" | "bypass"
+  /** For a range: where the body started. */
+  from?: number
+  /** The label of the request's token, when the server requires tokens. */
+  token?: string
+  detail?: string
+}
+
+export const newReport = (): Report => ({ status: 500, bytes: 0, pending: 0 })
+
+/** Why a response did not get to its end, if it did not. */
+const unfinished = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  if (Cause.isInterruptedOnly(exit.cause)) return "interrupted"
+  const failure = Cause.failureOption(exit.cause)
+  return failure._tag === "Some" && failure.value instanceof Error ? failure.value.message : "failed"
+}
+
+const stalled = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) &&
+  Cause.failureOption(exit.cause).pipe((failure) =>
+    failure._tag === "Some" && (failure.value as { readonly reason?: unknown }).reason === "Stalled"
+  )
+
+/** Counts and logs `request` once its response has ended as `exit` says. */
+export const finish = (request: HttpRequest, report: Report, started: bigint, exit: Exit.Exit<unknown, unknown>) =>
+  Effect.gen(function*() {
+    const cut = unfinished(exit)
+    if (cut === undefined) report.bytes += report.pending
+    const nanos = Number((yield* Clock.currentTimeNanos) - started)
+    const status = String(report.status)
+    yield* countRequest("http", "requests")
+    if (report.status >= 400) yield* countRequest("http", "failures")
+    if (report.bytes > 0) yield* countRequest("http", "bytesServed", report.bytes)
+    if (stalled(exit)) yield* count("stalls")
+    yield* observe("http", status, report.cache ?? "none", nanos / 1e9, report.bytes)
+    yield* Effect.logInfo(`${request.method} ${printable(pathOf(request.target) ?? request.target)}`).pipe(
+      Effect.annotateLogs({
+        door: "http",
+        status,
+        bytes: report.bytes,
+        ms: Math.round(nanos / 1e6),
+        ...(report.token === undefined ? {} : { token: report.token }),
+        ...(report.cache === undefined ? {} : { cache: report.cache }),
+        ...(report.from === undefined ? {} : { from: report.from }),
+        ...(report.detail === undefined ? {} : { detail: printable(report.detail) }),
+        ...(cut === undefined ? {} : { unfinished: cut }),
+        client: request.peer
+      })
+    )
+  })
