@@ -152,7 +152,8 @@ describe("--metrics", () => {
         "ferry_response_bytes_bucket{status=\"Ok\",cache=\"hit\",protocol=\"ferry\",le=\"+Inf\"}": 1,
         "ferry_response_bytes_sum{status=\"NotFound\",cache=\"none\",protocol=\"ferry\"}": 0
       })
-      expect(after.get("ferry_request_duration_seconds_sum{status=\"Ok\",cache=\"hit\",protocol=\"ferry\"}")).toBeGreaterThan(0)
+      expect(after.get("ferry_request_duration_seconds_sum{status=\"Ok\",cache=\"hit\",protocol=\"ferry\"}"))
+        .toBeGreaterThan(0)
       expect(after.get("ferry_start_time_seconds")).toBe(before.get("ferry_start_time_seconds"))
 
       // HEAD: the same answer without its body.

@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { printable } from "../../format/Printable.js"
 import type { HttpRequest } from "../../services/HttpDoor.js"
-import { count, countRequest, observe } from "../server/ServerMetrics.js"
+import { count, recordRequest } from "../server/ServerMetrics.js"
 import { pathOf } from "./names.js"
 
 export interface Report {
@@ -50,11 +50,14 @@ export const finish = (request: HttpRequest, report: Report, started: bigint, ex
     if (cut === undefined) report.bytes += report.pending
     const nanos = Number((yield* Clock.currentTimeNanos) - started)
     const status = String(report.status)
-    yield* countRequest("http", "requests")
-    if (report.status >= 400) yield* countRequest("http", "failures")
-    if (report.bytes > 0) yield* countRequest("http", "bytesServed", report.bytes)
+    yield* recordRequest("http", {
+      status,
+      failed: report.status >= 400,
+      cache: report.cache ?? "none",
+      seconds: nanos / 1e9,
+      bytes: report.bytes
+    })
     if (stalled(exit)) yield* count("stalls")
-    yield* observe("http", status, report.cache ?? "none", nanos / 1e9, report.bytes)
     yield* Effect.logInfo(`${request.method} ${printable(pathOf(request.target) ?? request.target)}`).pipe(
       Effect.annotateLogs({
         door: "http",
