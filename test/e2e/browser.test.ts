@@ -18,6 +18,10 @@ describe("a browser", () => {
       yield* writeRandomFile(path.join(dir, "top.bin"), 4096)
       yield* writeRandomFile(path.join(dir, "docs", "notes.bin"), 1000)
       const report = yield* writeRandomFile(path.join(dir, "docs", "report 2026.bin"), 300_000)
+      // Names a URL must escape (#, %, ?), and one HTML must.
+      const awkward = yield* writeRandomFile(path.join(dir, "docs", "a#b%c?d.bin"), 777)
+      yield* writeRandomFile(path.join(dir, "docs", "q'<x>&\".bin"), 333)
+      yield* writeRandomFile(path.join(dir, "docs", "ünï €.bin"), 555)
       const { url } = yield* startHttpServer(dir)
       const page = yield* Browser.newPage
 
@@ -32,17 +36,32 @@ describe("a browser", () => {
           page.getByRole("link", { name: "docs/", exact: true }).click()
         ]))
       expect(yield* promise("the folder's title", () => page.title())).toBe("Index of /docs/")
-      expect(yield* Browser.linkNames(page)).toEqual(["../", "notes.bin", "report 2026.bin"])
+      expect(yield* Browser.linkNames(page)).toEqual([
+        "../",
+        "a#b%c?d.bin",
+        "notes.bin",
+        "q'<x>&\".bin",
+        "report 2026.bin",
+        "ünï €.bin"
+      ])
 
-      const download = yield* promise("downloading by a click", () =>
-        Promise.all([
-          page.waitForEvent("download"),
-          page.getByRole("link", { name: "report 2026.bin", exact: true }).click()
-        ]).then(([download]) => download))
-      expect(download.url()).toBe(`${url}/docs/report%202026.bin`)
-      expect(download.suggestedFilename()).toBe("report 2026.bin")
-      const saved = path.join(yield* tempDir(), "saved.bin")
-      yield* promise("saving the download", () => download.saveAs(saved))
-      expect(yield* sha256File(saved)).toBe(report)
+      const saved = yield* tempDir()
+      const downloadByClick = (name: string) =>
+        Effect.gen(function*() {
+          const download = yield* promise(`downloading ${name} by a click`, () =>
+            Promise.all([
+              page.waitForEvent("download"),
+              page.getByRole("link", { name, exact: true }).click()
+            ]).then(([download]) => download))
+          const file = path.join(saved, encodeURIComponent(name))
+          yield* promise(`saving ${name}`, () => download.saveAs(file))
+          return { download, sha256: yield* sha256File(file) }
+        })
+
+      const first = yield* downloadByClick("report 2026.bin")
+      expect(first.download.url()).toBe(`${url}/docs/report%202026.bin`)
+      expect(first.download.suggestedFilename()).toBe("report 2026.bin")
+      expect(first.sha256).toBe(report)
+      expect((yield* downloadByClick("a#b%c?d.bin")).sha256).toBe(awkward)
     }))
 })
