@@ -237,6 +237,24 @@ export const startServer = (
     }
   })
 
+/** The HTTP door's port (`--http`), from the server's line saying where it listens. */
+export const httpPort = (server: Server): number => {
+  const match = /listening on \S+ .*http=127\.0\.0\.1:(\d+)/.exec(server.stderr())
+  expect(match, `no http address in the server's log:\n${server.stderr()}`).not.toBeNull()
+  return Number(match![1])
+}
+
+/** `startServer` with the HTTP door on a free port too: the server, and the door's base URL. */
+export const startHttpServer = (
+  dir: string,
+  extraArgs: ReadonlyArray<string> = [],
+  options: { readonly scheme?: "http" | "https" } = {}
+): Effect.Effect<{ readonly server: Server; readonly url: string }, never, Scope.Scope> =>
+  Effect.map(startServer(dir, ["--http", `${HOST}:0`, ...extraArgs]), (server) => ({
+    server,
+    url: `${options.scheme ?? "http"}://${HOST}:${httpPort(server)}`
+  }))
+
 /** Each stderr line, without the final newline. */
 export const lines = (text: string): Array<string> => text.trimEnd().split("\n")
 
