@@ -6,14 +6,14 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type { Cache } from "../../services/Cache.js"
 import type { FileStore, FileStoreError } from "../../services/FileStore.js"
 import { type HttpAnswer, HttpBody, type HttpRequest } from "../../services/HttpDoor.js"
 import type { LockManager } from "../../services/LockManager.js"
 import { Tokens } from "../../services/Tokens.js"
 import { REFUSALS } from "../server/authorize.js"
-import type { ServerMetrics } from "../server/ServerMetrics.js"
+import { ServerMetrics } from "../server/ServerMetrics.js"
 import type { StreamBuffers } from "../server/StreamBuffers.js"
 import { accessFor, challengeFor, refusalStatus } from "./access.js"
 import { directoryAnswer, isDirectory, redirectToDirectory } from "./directoryAnswer.js"
@@ -103,7 +103,11 @@ export const answer =
     Effect.gen(function*() {
       const started = yield* Clock.currentTimeNanos
       const report = newReport()
-      yield* Effect.addFinalizer((exit) => finish(request, report, started, exit))
+      // On the scope itself rather than `Effect.addFinalizer`, which would restore this fiber's context
+      // for it at a cost of about a sixth of a hit's: the line logged needs nothing of it.
+      const metrics = yield* ServerMetrics
+      const scope = yield* Effect.scope
+      yield* Scope.addFinalizerExit(scope, (exit) => finish(metrics, request, report, started, exit))
       const answered = yield* decide(request, report, options, Number(started / 1_000_000n)).pipe(
         Effect.catchAllDefect((defect) =>
           Effect.as(Effect.logError("http: failed to answer", defect), text(report, 500, "internal error"))

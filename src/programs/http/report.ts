@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { printable } from "../../format/Printable.js"
 import type { HttpRequest } from "../../services/HttpDoor.js"
-import { count, recordRequest } from "../server/ServerMetrics.js"
+import { recordRequestIn, type ServerMetrics } from "../server/ServerMetrics.js"
 import { pathOf } from "./names.js"
 
 export interface Report {
@@ -43,21 +43,27 @@ const stalled = (exit: Exit.Exit<unknown, unknown>) =>
     failure._tag === "Some" && (failure.value as { readonly reason?: unknown }).reason === "Stalled"
   )
 
-/** Counts and logs `request` once its response has ended as `exit` says. */
-export const finish = (request: HttpRequest, report: Report, started: bigint, exit: Exit.Exit<unknown, unknown>) =>
+/** Counts (in `metrics`) and logs `request` once its response has ended as `exit` says. */
+export const finish = (
+  metrics: ServerMetrics["Type"],
+  request: HttpRequest,
+  report: Report,
+  started: bigint,
+  exit: Exit.Exit<unknown, unknown>
+) =>
   Effect.gen(function*() {
     const cut = unfinished(exit)
     if (cut === undefined) report.bytes += report.pending
     const nanos = Number((yield* Clock.currentTimeNanos) - started)
     const status = String(report.status)
-    yield* recordRequest("http", {
+    recordRequestIn(metrics, "http", {
       status,
       failed: report.status >= 400,
       cache: report.cache ?? "none",
       seconds: nanos / 1e9,
       bytes: report.bytes
     })
-    if (stalled(exit)) yield* count("stalls")
+    if (stalled(exit)) metrics.counters.stalls.unsafeUpdate(1, [])
     yield* Effect.logInfo(`${request.method} ${printable(pathOf(request.target) ?? request.target)}`).pipe(
       Effect.annotateLogs({
         door: "http",
