@@ -6,6 +6,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
+import { fieldsOf } from "../format/LogLine.js"
 import { escapeUnsafe, printable } from "../format/Printable.js"
 
 export const LOG_FORMATS = ["text", "json"] as const
@@ -18,15 +19,28 @@ const quoted = (value: unknown): string => {
 
 /** `2026-11-25T10:00:00.000Z INFO  GET image.jpg peer=127.0.0.1:51234 status=OK bytes=79738 ms=2` */
 const textLogger = Logger.make(({ annotations, cause, date, logLevel, message }) => {
-  const messages = Array.isArray(message) ? message : [message]
-  let line = `${date.toISOString()} ${logLevel.label.padEnd(5)} ${printable(messages.map(String).join(" "))}`
+  const { fields, text } = fieldsOf(message)
+  let line = `${date.toISOString()} ${logLevel.label.padEnd(5)} ${printable(text)}`
+  for (const [key, value] of fields) line += ` ${key}=${quoted(value)}`
   for (const [key, value] of HashMap.toEntries(annotations)) line += ` ${key}=${quoted(value)}`
   if (!Cause.isEmpty(cause)) line += `\n${Cause.pretty(cause, { renderErrorCause: true })}`
   return line
 })
 
-/** Effect's JSON log line, with nothing a terminal would act on left raw. */
-const jsonLogger = Logger.map(Logger.jsonLogger, escapeUnsafe)
+/**
+ * Effect's JSON log line, with nothing a terminal would act on left raw; a LogLine's fields among the
+ * annotations, its text the message.
+ */
+const jsonLogger = Logger.map(
+  Logger.mapInputOptions(Logger.jsonLogger, (options) => {
+    const { fields, text } = fieldsOf(options.message)
+    if (fields.length === 0) return options
+    let annotations = options.annotations
+    for (const [key, value] of fields) annotations = HashMap.set(annotations, key, value)
+    return { ...options, message: text, annotations }
+  }),
+  escapeUnsafe
+)
 
 // Lines are gathered and written together, once per window: a line a request, each its own write to
 // stderr, was about a twentieth of the server's time on small files.

@@ -212,7 +212,7 @@ layer(served, { excludeTestServices: true })("a server with --tokens", (it) => {
       for (const secret of [reader, admin, expired, "fy_a-wrong-guess"]) expect(log).not.toContain(secret)
       expect(log).toMatch(/GET a\.txt .*token=reader/)
       expect(log).toMatch(/STATS .*token=ops/)
-      expect(log).toMatch(/AUTH status=Unauthorized .*detail="token expired".*token=old/)
+      expect(log).toMatch(/AUTH status=Unauthorized .*token=old .*detail="token expired"/)
     }))
 })
 

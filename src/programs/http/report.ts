@@ -7,6 +7,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { LogLine } from "../../format/LogLine.js"
 import { printable } from "../../format/Printable.js"
 import type { HttpRequest } from "../../services/HttpDoor.js"
 import { recordRequestIn, type ServerMetrics } from "../server/ServerMetrics.js"
@@ -61,20 +62,21 @@ export const finish = (
       failed: report.status >= 400,
       cache: report.cache ?? "none",
       seconds: nanos / 1e9,
-      bytes: report.bytes
+      bytes: report.bytes,
+      served: report.bytes
     })
     if (stalled(exit)) metrics.counters.stalls.unsafeUpdate(1, [])
-    yield* Effect.logInfo(`${request.method} ${printable(pathOf(request.target) ?? request.target)}`).pipe(
-      Effect.annotateLogs({
+    yield* Effect.logInfo(
+      new LogLine(`${request.method} ${printable(pathOf(request.target) ?? request.target)}`, {
         door: "http",
         status,
         bytes: report.bytes,
         ms: Math.round(nanos / 1e6),
-        ...(report.token === undefined ? {} : { token: report.token }),
-        ...(report.cache === undefined ? {} : { cache: report.cache }),
-        ...(report.from === undefined ? {} : { from: report.from }),
-        ...(report.detail === undefined ? {} : { detail: printable(report.detail) }),
-        ...(cut === undefined ? {} : { unfinished: cut }),
+        token: report.token,
+        cache: report.cache,
+        from: report.from,
+        detail: report.detail === undefined ? undefined : printable(report.detail),
+        unfinished: cut,
         client: request.peer
       })
     )

@@ -142,7 +142,10 @@ export interface RequestOutcome {
   readonly failed: boolean
   readonly cache: CacheResult
   readonly seconds: number
+  /** File bytes the response sent, for the histogram. */
   readonly bytes: number
+  /** Bytes to add to `bytesServed` now: the door that counts them as they are sent adds none here. */
+  readonly served: number
 }
 
 /** Records one answered request in `metrics`, in one synchronous step: the hot path of a hit. */
@@ -150,7 +153,7 @@ export const recordRequestIn = (metrics: ServerMetrics["Type"], door: Door, outc
   const counters = metrics.requestCounters[door]
   counters.requests.unsafeUpdate(1, [])
   if (outcome.failed) counters.failures.unsafeUpdate(1, [])
-  if (outcome.bytes > 0) counters.bytesServed.unsafeUpdate(outcome.bytes, [])
+  if (outcome.served > 0) counters.bytesServed.unsafeUpdate(outcome.served, [])
   const histograms = metrics.histograms(outcome.status, outcome.cache, door)
   histograms.seconds.unsafeUpdate(outcome.seconds, [])
   histograms.bytes.unsafeUpdate(outcome.bytes, [])

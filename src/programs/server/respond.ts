@@ -7,6 +7,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { LogLine } from "../../format/LogLine.js"
 import { printable } from "../../format/Printable.js"
 import * as Codec from "../../protocol/Codec.js"
 import { DIGEST_NAMES } from "../../protocol/Digest.js"
@@ -20,7 +21,7 @@ import { Content, fetchFile } from "./fetchFile.js"
 import { fileVersion, sameBytes } from "./fileVersion.js"
 import { listTree } from "./listTree.js"
 import { sendCached } from "./sendCached.js"
-import { countRequest, type Door, observe, type ServerMetrics, snapshot } from "./ServerMetrics.js"
+import { countRequest, type Door, recordRequest, type ServerMetrics, snapshot } from "./ServerMetrics.js"
 import type { StreamBuffers } from "./StreamBuffers.js"
 import { digestOfStream, sendStreamed } from "./streamFile.js"
 
@@ -193,19 +194,26 @@ export const respond = (
         const cut = unfinished(exit)
         const status = Codec.statusName(report.status)
         const nanos = Number((yield* Clock.currentTimeNanos) - started)
-        yield* countRequest("ferry", "requests")
-        if (report.status !== Codec.Status.Ok) yield* countRequest("ferry", "failures")
-        yield* observe("ferry", status, report.cache ?? "none", nanos / 1e9, report.bytes)
-        yield* Effect.logInfo(describe(request)).pipe(Effect.annotateLogs({
+        yield* recordRequest("ferry", {
           status,
+          failed: report.status !== Codec.Status.Ok,
+          cache: report.cache ?? "none",
+          seconds: nanos / 1e9,
           bytes: report.bytes,
-          ms: Math.round(nanos / 1e6),
-          ...(report.token === undefined ? {} : { token: report.token }),
-          ...(report.cache === undefined ? {} : { cache: report.cache }),
-          ...(report.from === undefined ? {} : { from: report.from }),
-          ...(report.detail === undefined ? {} : { detail: printable(report.detail) }),
-          ...(cut === undefined ? {} : { unfinished: cut })
-        }))
+          served: 0
+        })
+        yield* Effect.logInfo(
+          new LogLine(describe(request), {
+            status,
+            bytes: report.bytes,
+            ms: Math.round(nanos / 1e6),
+            token: report.token,
+            cache: report.cache,
+            from: report.from,
+            detail: report.detail === undefined ? undefined : printable(report.detail),
+            unfinished: cut
+          })
+        )
       })
     ))
     return access.caller
