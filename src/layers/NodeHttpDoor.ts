@@ -16,6 +16,7 @@ import * as Net from "node:net"
 import {
   type ConnectionEvent,
   type HttpAnswer,
+  type HttpBody,
   HttpDoor,
   HttpDoorError,
   type HttpRequest,
@@ -149,18 +150,52 @@ export const make = (
       return () => clearInterval(timer)
     }
 
-    /** Sends `answer`, completing once it is all handed to the kernel; fails if the client goes first. */
-    const send = (response: Http.ServerResponse, answer: HttpAnswer) =>
-      Effect.suspend(() => {
+    /**
+     * Sends a body already in memory in one `end`, completing once the response has been handed to
+     * the kernel (`close` after `finish`), failing when the client goes first or stops reading. One
+     * listener and no fiber between the write and the wait: this is most of what a cached hit costs
+     * the door.
+     */
+    const sendWhole = (response: Http.ServerResponse, answer: HttpAnswer, body: Uint8Array | undefined) =>
+      Effect.async<void, HttpDoorError>((resume) => {
         const socket = response.socket!
         let stalled = false
-        let stopWatching: (() => void) | undefined
-        const closed = () => new HttpDoorError({ reason: stalled ? "Stalled" : "Closed" })
-        const watch = () =>
-          stopWatching ??= watchStalls(socket, () => {
+        response.writeHead(answer.status, answer.headers)
+        response.end(body)
+        const stopWatching = unsentBytes(socket) > 0
+          ? watchStalls(socket, () => {
             stalled = true
             socket.destroy()
           })
+          : undefined
+        // `close` follows `finish` on a response that got to its end, and comes alone on one cut off.
+        const onClose = () => {
+          stopWatching?.()
+          resume(
+            response.writableFinished && !stalled
+              ? Effect.void
+              : Effect.fail(new HttpDoorError({ reason: stalled ? "Stalled" : "Closed" }))
+          )
+        }
+        response.once("close", onClose)
+        return Effect.sync(() => {
+          response.off("close", onClose)
+          stopWatching?.()
+          // Interrupted (the grace period is over): the client gets no more.
+          socket.destroy()
+        })
+      })
+
+    /** Sends a body pulled a chunk at a time, each written once the last is handed to the kernel. */
+    const sendChunks = (response: Http.ServerResponse, answer: HttpAnswer, body: HttpBody & { _tag: "Chunks" }) =>
+      Effect.suspend(() => {
+        const socket = response.socket!
+        let stalled = false
+        const closed = () => new HttpDoorError({ reason: stalled ? "Stalled" : "Closed" })
+        const stopWatching = watchStalls(socket, () => {
+          stalled = true
+          socket.destroy()
+        })
         /** Waits for `start`'s callback, or for the response to close before it. */
         const awaitEvent = (start: (done: (error?: Error | null) => void) => void) =>
           Effect.async<void, HttpDoorError>((resume) => {
@@ -185,34 +220,34 @@ export const make = (
         const finished = awaitEvent((done) => {
           if (response.writableFinished) return done()
           response.once("finish", () => done())
-          if (unsentBytes(socket) > 0) watch()
         })
         response.writeHead(answer.status, answer.headers)
-        const written = (() => {
-          switch (answer.body._tag) {
-            case "Empty":
-              response.end()
-              return finished
-            case "Bytes":
-              response.end(answer.body.bytes)
-              return finished
-            case "Chunks": {
-              const { next, sent } = answer.body
-              watch()
-              const loop: Effect.Effect<void, HttpDoorError> = Effect.flatMap(next, (chunk) => {
-                if (chunk.length === 0) return Effect.suspend(() => (response.end(), finished))
-                const started = Date.now()
-                return awaitEvent((done) => response.write(chunk, done)).pipe(
-                  Effect.zipRight(Effect.suspend(() => sent(chunk, Date.now() - started))),
-                  Effect.zipRight(loop)
-                )
-              })
-              return Effect.tapError(loop, () => Effect.sync(() => socket.destroy()))
-            }
-          }
-        })()
-        return Effect.ensuring(written, Effect.sync(() => stopWatching?.()))
+        const { next, sent } = body
+        const loop: Effect.Effect<void, HttpDoorError> = Effect.flatMap(next, (chunk) => {
+          if (chunk.length === 0) return Effect.suspend(() => (response.end(), finished))
+          const started = Date.now()
+          return awaitEvent((done) => response.write(chunk, done)).pipe(
+            Effect.zipRight(Effect.suspend(() => sent(chunk, Date.now() - started))),
+            Effect.zipRight(loop)
+          )
+        })
+        return loop.pipe(
+          Effect.tapError(() => Effect.sync(() => socket.destroy())),
+          Effect.ensuring(Effect.sync(stopWatching))
+        )
       })
+
+    /** Sends `answer`, completing once it is all handed to the kernel; fails if the client goes first. */
+    const send = (response: Http.ServerResponse, answer: HttpAnswer): Effect.Effect<void, HttpDoorError> => {
+      switch (answer.body._tag) {
+        case "Empty":
+          return sendWhole(response, answer, undefined)
+        case "Bytes":
+          return sendWhole(response, answer, answer.body.bytes)
+        case "Chunks":
+          return sendChunks(response, answer, answer.body)
+      }
+    }
 
     const serve = <R>(
       handle: (request: HttpRequest) => Effect.Effect<HttpAnswer, never, R | Scope.Scope>,

@@ -18,6 +18,7 @@ import {
   HOST,
   MiB,
   occupiedPort,
+  runClient,
   runServer,
   type Server,
   startServer,
@@ -179,6 +180,34 @@ describe("--http", () => {
       const got = yield* request(httpPort(server), "/small.bin", { tls: certificates.ca.cert })
       expect(got.status).toBe(200)
       expect(sha256(got.body)).toBe(small)
+    }))
+
+  it.scopedLive("drops a client that stops reading after --stall-timeout, logs it and counts it; serves the next", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      yield* writeRandomFile(path.join(dir, "big.bin"), 48 * MiB)
+      const { server } = yield* startServer(dir, ["--http", `${HOST}:0`, "--stall-timeout", "1 second"]).pipe(
+        Effect.map((server) => ({ server }))
+      )
+      const port = httpPort(server)
+      // Loaded into the cache first, so that the stalled response is one from memory, sent in one write.
+      expect((yield* request(port, "/big.bin")).body.length).toBe(48 * MiB)
+      const socket = yield* Effect.acquireRelease(
+        Effect.sync(() => Net.createConnection({ host: HOST, port })),
+        (socket) => Effect.sync(() => socket.destroy())
+      )
+      socket.on("error", () => {})
+      // Asks and never reads: the socket stays paused.
+      socket.pause()
+      socket.write("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+      // The client would see the end only after reading what the kernel holds for it: the log says it.
+      const log = yield* server.waitForStderr((log) =>
+        /GET \/big\.bin .*status=200 .*unfinished="the client stopped reading"/.test(log) ? log : undefined
+      ).pipe(bounded("20 seconds", "the stalled request's log line"))
+      expect(log).toMatch(/GET \/big\.bin .*cache=hit .*unfinished/)
+      expect((yield* request(port, "/big.bin", { method: "HEAD" })).status).toBe(200)
+      const stats = yield* runClient([HOST, server.port, "stats"])
+      expect(stats.stdout).toMatch(/^stalls\s+1$/m)
     }))
 
   it.scopedLive("exits 4 with one line naming --http when the door cannot listen", () =>
