@@ -9,6 +9,7 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { formatBytes } from "../format/ByteSize.js"
@@ -48,7 +49,7 @@ const servers = Options.text("servers").pipe(
   Options.withDescription(
     "The ring of servers, HOST:PORT,HOST:PORT,..., in place of HOST PORT: each name is fetched from the one " +
       "rendezvous hashing gives it, a server that refuses or drops the connection is left out for " +
-      `${"30 seconds"} while its names go to their next server. Env: FERRY_SERVERS.`
+      `${Duration.format(Nodes.DOWN_FOR)} while its names go to their next server. Env: FERRY_SERVERS.`
   ),
   Options.mapEffect((text) =>
     Either.match(parseServers(text), {

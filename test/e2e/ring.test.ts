@@ -54,11 +54,18 @@ const look = (servers: string, keys: ReadonlyArray<string>, down?: string) =>
     )
   })
 
-/** Fetches `wanted` through the ring into a new directory; checks every file's bytes. */
-const fetch = (servers: string, wanted: ReadonlyArray<string>, digests: ReadonlyMap<string, string>) =>
+/** Fetches `wanted` through the ring (given in FERRY_SERVERS with `viaEnv`) into a new directory; checks the bytes. */
+const fetch = (
+  servers: string,
+  wanted: ReadonlyArray<string>,
+  digests: ReadonlyMap<string, string>,
+  viaEnv = false
+) =>
   Effect.gen(function*() {
     const into = yield* tempDir("ferry-e2e-ring-out-")
-    const ran = yield* runClient(["--servers", servers, ...wanted, into, "--quiet"])
+    const ran = viaEnv
+      ? yield* runClient([...wanted, into, "--quiet"], { env: { FERRY_SERVERS: servers } })
+      : yield* runClient(["--servers", servers, ...wanted, into, "--quiet"])
     expect(ran.code, ran.stderr).toBe(0)
     for (const name of wanted) expect(yield* sha256File(path.join(into, path.basename(name)))).toBe(digests.get(name))
     return ran
@@ -127,7 +134,7 @@ describe("a ring of three servers", () => {
       // Back on its port: its names return to it, loaded there once; the survivors' own files are
       // hits where they were.
       nodes[victim] = yield* startServer(dir, [], { port: nodes[victim]!.port })
-      yield* fetch(servers, names, digests)
+      yield* fetch(servers, names, digests, true)
       const back = yield* look(servers, keys)
       expect(back.get(killed)!.loads).toBe(ownedBy(killed).length)
       expect(back.get(killed)!.cached).toEqual(new Set(ownedBy(killed)))
