@@ -54,7 +54,7 @@ export const chartSpec = (rows: ReadonlyArray<RingRow>, title: string) => {
   const removal = rows.flatMap(({ result, series }) =>
     result.removal === undefined ? [] : [
       { series, nodes: result.nodes, run: "all nodes kept", value: result.removal.afterKept },
-      { series, nodes: result.nodes, run: "last node removed at the middle", value: result.removal.afterRemoved }
+      { series, nodes: result.nodes, run: "one node removed", value: result.removal.afterRemoved }
     ]
   )
   const x = {
@@ -69,6 +69,8 @@ export const chartSpec = (rows: ReadonlyArray<RingRow>, title: string) => {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title,
     config: { font: "sans-serif", view: { stroke: null } },
+    // One colour per cache for both charts; each chart's own dashes and legend for them.
+    resolve: { scale: { strokeDash: "independent" }, legend: { strokeDash: "independent" } },
     hconcat: [
       {
         title: "Each node a cache of the size",
@@ -84,7 +86,7 @@ export const chartSpec = (rows: ReadonlyArray<RingRow>, title: string) => {
         }
       },
       {
-        title: "Hit ratio over the tenth of requests after the middle",
+        title: "Hit ratio, the tenth of requests after the middle",
         width: 320,
         height: 240,
         data: { values: removal },

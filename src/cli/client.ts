@@ -238,7 +238,7 @@ export const command = Command.make(
   HelpDoc.p("  FERRY_TOKEN=fy_... ferry-client localhost 9098 a.txt .  with an access token (server --tokens)"),
   HelpDoc.p(
     "A ring of servers instead of one: --servers HOST:PORT,HOST:PORT,... (or FERRY_SERVERS) in place of HOST PORT, " +
-      "each name fetched from its own server (see ferry-client --servers x:1 --help)."
+      "each name fetched from its own server (ferry-client --help --servers x:1 tells more)."
   ),
   HelpDoc.p(`Exit codes:\n${exitCodesHelp}`)
 ])))
