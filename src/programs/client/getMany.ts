@@ -20,15 +20,14 @@ import type * as Codec from "../../protocol/Codec.js"
 import type { Digest } from "../../protocol/Digest.js"
 import type { ProtocolError } from "../../protocol/ProtocolError.js"
 import type { ConnectionError } from "../../services/Connection.js"
-import { isAcceptableName } from "../../services/FileName.js"
-import { localName, receiveInto, requestFor } from "./download.js"
+import { receiveInto, requestFor } from "./download.js"
 import { DestinationError, type TransferError } from "./errors.js"
 import { connect, type ServerAddress, type Session } from "./exchange.js"
-import { ls } from "./inquire.js"
 import * as Nodes from "./Nodes.js"
 import * as Partial from "./Partial.js"
 import * as Progress from "./Progress.js"
 import { backoff, isTransient, retryReason } from "./retry.js"
+import { expand, type Wanted } from "./wanted.js"
 
 export type Failure = ConnectionError | ProtocolError | TransferError | DestinationError
 
@@ -43,12 +42,6 @@ export interface ManyOptions {
   readonly resume: boolean
   readonly retries: number
   readonly notify: (line: string) => Effect.Effect<void>
-}
-
-/** A file to fetch: its name on the server, and its path under the destination directory. */
-interface Wanted {
-  readonly name: string
-  readonly saveAs: string
 }
 
 export interface ManyOutcome {
@@ -66,32 +59,6 @@ export interface ManyOutcome {
 const PIPELINE_DEPTH = 16
 /** Partials opened at the same time, ahead of their requests. */
 const OPEN_BATCH = 8
-
-/** The files under a directory name, each saved under the directory's last segment. */
-const filesUnder = (nodes: Nodes.Nodes, name: string, into: Array<Wanted>) => {
-  const path = name.replace(/\/+$/, "")
-  const base = path === "" ? "" : localName(path)
-  const start = into.length
-  // Every node serves the same tree: the directory's own node lists it.
-  return Nodes.onNode(
-    nodes,
-    name,
-    (server) =>
-      ls(server, { path, recursive: true }, (entries: ReadonlyArray<Codec.TreeEntry>) =>
-        Effect.sync(() => {
-          for (const entry of entries) {
-            // A server's listing is not trusted with the local file system: only paths under the one asked for.
-            const inside = path === "" || entry.path.startsWith(`${path}/`)
-            if (entry.type !== "file" || !inside || !isAcceptableName(entry.path)) continue
-            const relative = path === "" ? entry.path : entry.path.slice(path.length + 1)
-            into.push({ name: entry.path, saveAs: base === "" ? relative : `${base}/${relative}` })
-          }
-        })).pipe(
-          // A listing cut part-way is asked for again whole from the next node.
-          Effect.tapError(() => Effect.sync(() => into.splice(start)))
-        )
-  )
-}
 
 type Prepared =
   | {
@@ -120,28 +87,7 @@ export const getMany = (options: ManyOptions) =>
     const saved: Array<ManyOutcome["saved"][number]> = []
     const failed: Array<ManyOutcome["failed"][number]> = []
 
-    const listed: Array<Wanted> = []
-    for (const name of options.names) {
-      if (!name.endsWith("/")) listed.push({ name, saveAs: localName(name) })
-      else {
-        const listing = yield* Effect.either(filesUnder(nodes, name, listed))
-        if (listing._tag === "Left") failed.push({ name, error: listing.left })
-      }
-    }
-    // Two names landing on one local file: the first is fetched, the second named as failed.
-    const taken = new Set<string>()
-    const wanted = listed.filter((item) => {
-      if (!taken.has(item.saveAs)) return taken.add(item.saveAs)
-      failed.push({
-        name: item.name,
-        error: new DestinationError({
-          reason: "Failed",
-          path: item.saveAs,
-          cause: new Error("saved by another name too")
-        })
-      })
-      return false
-    })
+    const wanted = yield* expand(nodes, options.names, failed)
 
     let filesDone = 0
     let bytesTotal = 0
