@@ -2,11 +2,13 @@
  * The client's ring (`--servers`) against three built servers, as a user runs them: 300 names
  * each loaded by exactly the node the ring gives it; one node killed, its names served by their
  * next node while the others' counters say their own files stayed put; the node restarted on its
- * port, its names back on it. What each node holds and counts is read with the ring's own `list`
- * and `stats`, which ask every node.
+ * port, its names back on it; a node that accepts connections and drops them, its names fetched
+ * from the next node. What each node holds and counts is read with the ring's own `list` and
+ * `stats`, which ask every node.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Net from "node:net"
 import * as path from "node:path"
 import * as Ring from "../../src/ring/Ring.js"
 import { HOST, runClient, type Server, sha256File, startServer, tempDir, writeRandomFile } from "./harness.js"
@@ -141,5 +143,44 @@ describe("a ring of three servers", () => {
       for (const key of survivors) {
         expect(delta(again, back, key), key).toEqual({ loads: 0, hits: ownedBy(key).length })
       }
+    }))
+})
+
+/** A port that accepts every connection and closes it at once, for as long as the scope lasts. */
+const droppingPort = Effect.acquireRelease(
+  Effect.async<Net.Server>((resume) => {
+    const server = Net.createServer((socket) => socket.destroy())
+    server.listen(0, HOST, () => resume(Effect.succeed(server)))
+  }),
+  (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+).pipe(Effect.map((server) => (server.address() as Net.AddressInfo).port))
+
+describe("a ring with a node that drops its connections", () => {
+  it.scoped("its names, single or many, are fetched from their next node, and it is said once", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir("ferry-e2e-ring-")
+      const wanted = names.slice(0, 40)
+      const digests = new Map<string, string>()
+      yield* Effect.forEach(wanted, (name) =>
+        Effect.map(writeRandomFile(path.join(dir, name), 2048), (sha) => {
+          digests.set(name, sha)
+        }), { discard: true })
+      const good = yield* startServer(dir)
+      const dropping = `${HOST}:${yield* droppingPort}`
+      const servers = `${dropping},${keyOf(good)}`
+      const ring = Ring.make([dropping, keyOf(good)])
+      const theirs = wanted.filter((name) => Ring.ownerOf(ring, name) === 0)
+      expect(theirs.length).toBeGreaterThan(5)
+
+      const into = yield* tempDir("ferry-e2e-ring-out-")
+      const many = yield* runClient(["--servers", servers, ...wanted, into])
+      expect(many.code, many.stderr).toBe(0)
+      expect(many.stderr.match(/ is down /g), many.stderr).toHaveLength(1)
+      expect(many.stderr).toContain(`${dropping} is down (`)
+      for (const name of wanted) expect(yield* sha256File(path.join(into, path.basename(name)))).toBe(digests.get(name))
+
+      const one = yield* runClient(["--servers", servers, theirs[0]!, yield* tempDir("ferry-e2e-ring-out-")])
+      expect(one.code, one.stderr).toBe(0)
+      expect(one.stderr).toContain(`${dropping} is down (`)
     }))
 })
