@@ -45,6 +45,12 @@ export const line = ({ result, series }: RingRow): string =>
     ])
   ].join("\t")
 
+/** A legend of dashes, drawn as lines: vega-lite leaves their stroke unset otherwise. */
+const DASH_LEGEND = {
+  symbolType: "stroke",
+  encode: { symbols: { update: { stroke: { value: "#444" }, strokeWidth: { value: 2 } } } }
+}
+
 /** The vega-lite specification: hit ratios by ring size, and the window after the middle, kept or removed. */
 export const chartSpec = (rows: ReadonlyArray<RingRow>, title: string) => {
   const ratios = rows.flatMap(({ result, series }) => [
@@ -67,7 +73,7 @@ export const chartSpec = (rows: ReadonlyArray<RingRow>, title: string) => {
   const y = (title: string) => ({ field: "value", type: "quantitative", title, axis: { format: ".0%" } })
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title,
+    title: { text: title, anchor: "start", offset: 20 },
     config: { font: "sans-serif", view: { stroke: null } },
     // One colour per cache for both charts; each chart's own dashes and legend for them.
     resolve: { scale: { strokeDash: "independent" }, legend: { strokeDash: "independent" } },
@@ -82,7 +88,7 @@ export const chartSpec = (rows: ReadonlyArray<RingRow>, title: string) => {
           x,
           y: y("ratio over the whole run"),
           color: { field: "series", type: "nominal", title: "cache per node" },
-          strokeDash: { field: "measure", type: "nominal", title: "measure" }
+          strokeDash: { field: "measure", type: "nominal", title: "measure", legend: DASH_LEGEND }
         }
       },
       {
@@ -95,7 +101,7 @@ export const chartSpec = (rows: ReadonlyArray<RingRow>, title: string) => {
           x,
           y: y("hit ratio"),
           color: { field: "series", type: "nominal", title: "cache per node" },
-          strokeDash: { field: "run", type: "nominal", title: "run" }
+          strokeDash: { field: "run", type: "nominal", title: "run", legend: DASH_LEGEND }
         }
       }
     ]
