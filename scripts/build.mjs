@@ -57,7 +57,8 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
-  external,
+  // The plot's chart library (a dev dependency) is loaded from node_modules, and only by --plot.
+  external: [...external, "vega", "vega-lite"],
   sourcemap: "linked",
   logLevel: "warning",
   // Bundled CommonJS dependencies call require(); give the ESM bundle one.

@@ -23,7 +23,12 @@ export interface ReplayResult {
 // Replays never send a file: no digest is ever asked for.
 const DIGEST = () => Effect.succeed(new Uint8Array(16))
 
-export const replay = (workload: Workload, capacity: number, policy: PolicyFactory): Effect.Effect<ReplayResult> =>
+/** One cache, as a node of a ring or the only one: `serve` answers a request, true on a hit. */
+export interface ReplayNode {
+  readonly serve: (object: number, size: number) => Effect.Effect<boolean>
+}
+
+export const makeNode = (workload: Workload, capacity: number, policy: PolicyFactory): Effect.Effect<ReplayNode> =>
   Effect.gen(function*() {
     const cache = yield* BoundedCache.make({ capacity, policy })
     const content = new Uint8Array(largestSize(workload))
@@ -45,12 +50,17 @@ export const replay = (workload: Workload, capacity: number, policy: PolicyFacto
         if (info.size > capacity) return Effect.succeed(false)
         return Effect.as(cache.admit(info, load(info)), false)
       }))
+    return { serve: (object, size) => serve(versionOf(object, size)) }
+  })
 
+export const replay = (workload: Workload, capacity: number, policy: PolicyFactory): Effect.Effect<ReplayResult> =>
+  Effect.gen(function*() {
+    const node = yield* makeNode(workload, capacity, policy)
     let misses = 0
     let byteMisses = 0
     const { requests, sizes } = workload
     for (let i = 0; i < requests.length; i++) {
-      const hit = yield* serve(versionOf(requests[i]!, sizes[i]!))
+      const hit = yield* node.serve(requests[i]!, sizes[i]!)
       if (!hit) {
         misses++
         byteMisses += sizes[i]!

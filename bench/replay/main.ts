@@ -4,8 +4,10 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { POLICIES } from "../../src/cache/policies.js"
-import { type Args, parseArgs, USAGE } from "./Args.js"
+import { type Args, parseArgs, type RingArgs, USAGE } from "./Args.js"
 import { replay } from "./Replay.js"
+import { ringReplay } from "./RingReplay.js"
+import { HEADER, line, type RingRow, writePlot } from "./RingReport.js"
 import { generate, popularBytes, SYNTHETIC_SPECS } from "./Synthetic.js"
 import { readOracleGeneral } from "./Trace.js"
 import { distinctBytes, type Workload } from "./Workload.js"
@@ -24,12 +26,48 @@ const describe = (workload: Workload) =>
       `${distinctBytes(workload)} distinct bytes`
   )
 
+/** Each ring size for each cache, one line each; then the plot, if asked for. */
+const runRing = (
+  ring: RingArgs,
+  title: string,
+  runs: ReadonlyArray<{ readonly series: string; readonly run: (nodes: number) => ReturnType<typeof ringReplay> }>
+) =>
+  Effect.gen(function*() {
+    yield* Console.log(HEADER)
+    const rows: Array<RingRow> = []
+    for (const { run, series } of runs) {
+      for (const nodes of ring.nodes) {
+        const row = { series, result: yield* run(nodes) }
+        rows.push(row)
+        yield* Console.log(line(row))
+      }
+    }
+    if (ring.plot !== undefined) {
+      yield* writePlot(ring.plot, rows, title)
+      yield* Console.error(`plot written to ${ring.plot}`)
+    }
+  })
+
 const runTrace = (args: Extract<Args, { _tag: "Trace" }>) =>
   Effect.gen(function*() {
     const workload = yield* readOracleGeneral(args.path)
     yield* describe(workload)
     for (const policy of args.policies) {
       if (args.policies.length > 1) yield* Console.log(`# ${policy}`)
+      if (args.ring !== undefined) {
+        yield* timed(
+          policy,
+          runRing(
+            args.ring,
+            `${workload.name}, ${policy}: a ring of N caches`,
+            args.sizes.map((size) => ({
+              series: size.text,
+              run: (nodes) => ringReplay(workload, { nodes, capacity: size.bytes, policy: POLICIES[policy] })
+            }))
+          )
+        )
+        continue
+      }
       yield* timed(
         policy,
         Effect.forEach(args.sizes, (size) =>
@@ -47,6 +85,27 @@ const runSynthetic = (args: Extract<Args, { _tag: "Synthetic" }>) =>
     yield* Effect.forEach(workloads, describe, { discard: true })
     for (const policy of args.policies) {
       if (args.policies.length > 1) yield* Console.log(`# ${policy}`)
+      if (args.ring !== undefined) {
+        yield* timed(
+          policy,
+          runRing(
+            args.ring,
+            `synthetic workloads, ${policy}: a ring of N caches`,
+            workloads.flatMap((workload) =>
+              args.percents.map((percent) => ({
+                series: `${workload.name} ${percent}%`,
+                run: (nodes: number) =>
+                  ringReplay(workload, {
+                    nodes,
+                    capacity: Math.floor(popularBytes(workload) * percent / 100),
+                    policy: POLICIES[policy]
+                  })
+              }))
+            )
+          )
+        )
+        continue
+      }
       yield* timed(
         policy,
         Effect.forEach(workloads, (workload) => {

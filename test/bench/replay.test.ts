@@ -85,6 +85,15 @@ describe("arguments", () => {
     )
   })
 
+  it("takes ring sizes and a plot file for the ring simulation", () => {
+    expect(parseArgs(["t.bin", "--sizes", "1m", "--nodes", "1,2,16", "--plot", "p.svg"])).toMatchObject(
+      Either.right({ _tag: "Trace", ring: { nodes: [1, 2, 16], plot: "p.svg" } })
+    )
+    expect(parseArgs(["--synthetic", "--nodes", "4"])).toMatchObject(Either.right({ ring: { nodes: [4] } }))
+    expect(parseArgs(["--synthetic", "--nodes", "0"])).toMatchObject(Either.left(expect.stringContaining("1 to 256")))
+    expect(parseArgs(["--synthetic", "--plot", "p.svg"])).toEqual(Either.left("--plot goes with --nodes"))
+  })
+
   it("explains what is wrong", () => {
     expect(parseArgs(["t.bin"])).toEqual(Either.left("--sizes is required with a trace"))
     expect(parseArgs(["t.bin", "--sizes", "lots"])).toMatchObject(Either.left(expect.stringContaining("not a size")))

@@ -3,7 +3,9 @@
  * when its size and digest match what the server announced. What arrived is kept across a lost
  * connection, a timeout or an interrupt, and the next attempt (by itself, or the same command run
  * again) resumes from it: the server sends the rest if the file is still that version, the whole
- * file otherwise, and the digest always covers the whole file, bytes on disk included.
+ * file otherwise, and the digest always covers the whole file, bytes on disk included. On a ring
+ * (`--servers`), each attempt goes to the name's node; a node that refuses or drops the connection
+ * is marked down and the attempt goes at once, resuming, to the next node on the ring.
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -18,12 +20,14 @@ import { ProtocolError } from "../../protocol/ProtocolError.js"
 import { TransferError } from "./errors.js"
 import { type ServerAddress, type Session } from "./exchange.js"
 import * as exchange from "./exchange.js"
+import * as Nodes from "./Nodes.js"
 import * as Partial from "./Partial.js"
 import * as Progress from "./Progress.js"
 import { backoff, isTransient, retryReason } from "./retry.js"
 
 export interface DownloadOptions {
-  readonly server: ServerAddress
+  /** The server, or the ring of them (`Nodes.make`). */
+  readonly server: ServerAddress | Nodes.Nodes
   readonly name: string
   readonly directory: string
   /** The name to save it under in `directory` (default: the last segment of `name`). */
@@ -155,20 +159,22 @@ export const download = (options: DownloadOptions) =>
           enabled: options.progress
         })
     }
-    const attempt = Effect.scoped(Effect.gen(function*() {
-      const session = yield* exchange.connect(options.server)
-      return yield* receive(session, receiving, partial).pipe(
-        Effect.onExit(() => Effect.sync(() => answeredBefore ||= session.answered())),
-        Effect.catchTag("ResumedCorrupt", ({ from }) => {
-          if (restarted) return Effect.fail(mismatch(options.digests[0]!))
-          restarted = true
-          return options.notify(
-            `the ${formatBytes(from)} kept from before do not match the file: fetching it again from the start`
-          ).pipe(Effect.zipRight(receive(session, receiving, partial)))
-        }),
-        Effect.catchTag("ResumedCorrupt", () => Effect.fail(mismatch(options.digests[0]!)))
-      )
-    }))
+    const nodes = Nodes.of(options.server)
+    const attempt = Nodes.onNode(nodes, options.name, (server) =>
+      Effect.scoped(Effect.gen(function*() {
+        const session = yield* exchange.connect(server)
+        return yield* receive(session, receiving, partial).pipe(
+          Effect.onExit(() => Effect.sync(() => answeredBefore ||= session.answered())),
+          Effect.catchTag("ResumedCorrupt", ({ from }) => {
+            if (restarted) return Effect.fail(mismatch(options.digests[0]!))
+            restarted = true
+            return options.notify(
+              `the ${formatBytes(from)} kept from before do not match the file: fetching it again from the start`
+            ).pipe(Effect.zipRight(receive(session, receiving, partial)))
+          }),
+          Effect.catchTag("ResumedCorrupt", () => Effect.fail(mismatch(options.digests[0]!)))
+        )
+      })))
     const transient = (error: Parameters<typeof isTransient>[0]) => isTransient(error, { answeredBefore })
     let retried = 0
     return yield* attempt.pipe(Effect.retry(

@@ -1,8 +1,10 @@
 /**
  * Downloading several files in one command: the names given, and every file under each directory
  * given (a name ending in `/`), into one directory with the tree recreated. Requests are pipelined
- * over one connection; each file is verified, resumable and retried as a single download is, and a
- * file that fails for good is named at the end without stopping the others.
+ * over one connection per node (one for a single server; on a ring, each file goes to its name's
+ * node, the nodes side by side); each file is verified, resumable and retried as a single download
+ * is, a node that refuses or drops its connection hands its files to their next nodes at once, and
+ * a file that fails for good is named at the end without stopping the others.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
@@ -18,19 +20,20 @@ import type * as Codec from "../../protocol/Codec.js"
 import type { Digest } from "../../protocol/Digest.js"
 import type { ProtocolError } from "../../protocol/ProtocolError.js"
 import type { ConnectionError } from "../../services/Connection.js"
-import { isAcceptableName } from "../../services/FileName.js"
-import { localName, receiveInto, requestFor } from "./download.js"
+import { receiveInto, requestFor } from "./download.js"
 import { DestinationError, type TransferError } from "./errors.js"
 import { connect, type ServerAddress, type Session } from "./exchange.js"
-import { ls } from "./inquire.js"
+import * as Nodes from "./Nodes.js"
 import * as Partial from "./Partial.js"
 import * as Progress from "./Progress.js"
 import { backoff, isTransient, retryReason } from "./retry.js"
+import { expand, type Wanted } from "./wanted.js"
 
 export type Failure = ConnectionError | ProtocolError | TransferError | DestinationError
 
 export interface ManyOptions {
-  readonly server: ServerAddress
+  /** The server, or the ring of them (`Nodes.make`). */
+  readonly server: ServerAddress | Nodes.Nodes
   /** Files, and directories (ending in `/`), as the server names them. */
   readonly names: ReadonlyArray<string>
   readonly directory: string
@@ -39,12 +42,6 @@ export interface ManyOptions {
   readonly resume: boolean
   readonly retries: number
   readonly notify: (line: string) => Effect.Effect<void>
-}
-
-/** A file to fetch: its name on the server, and its path under the destination directory. */
-interface Wanted {
-  readonly name: string
-  readonly saveAs: string
 }
 
 export interface ManyOutcome {
@@ -62,22 +59,6 @@ export interface ManyOutcome {
 const PIPELINE_DEPTH = 16
 /** Partials opened at the same time, ahead of their requests. */
 const OPEN_BATCH = 8
-
-/** The files under a directory name, each saved under the directory's last segment. */
-const filesUnder = (server: ServerAddress, name: string, into: Array<Wanted>) => {
-  const path = name.replace(/\/+$/, "")
-  const base = path === "" ? "" : localName(path)
-  return ls(server, { path, recursive: true }, (entries: ReadonlyArray<Codec.TreeEntry>) =>
-    Effect.sync(() => {
-      for (const entry of entries) {
-        // A server's listing is not trusted with the local file system: only paths under the one asked for.
-        const inside = path === "" || entry.path.startsWith(`${path}/`)
-        if (entry.type !== "file" || !inside || !isAcceptableName(entry.path)) continue
-        const relative = path === "" ? entry.path : entry.path.slice(path.length + 1)
-        into.push({ name: entry.path, saveAs: base === "" ? relative : `${base}/${relative}` })
-      }
-    }))
-}
 
 type Prepared =
   | {
@@ -100,33 +81,13 @@ interface Round {
 
 export const getMany = (options: ManyOptions) =>
   Effect.scoped(Effect.gen(function*() {
+    const nodes = Nodes.of(options.server)
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const saved: Array<ManyOutcome["saved"][number]> = []
     const failed: Array<ManyOutcome["failed"][number]> = []
 
-    const listed: Array<Wanted> = []
-    for (const name of options.names) {
-      if (!name.endsWith("/")) listed.push({ name, saveAs: localName(name) })
-      else {
-        const listing = yield* Effect.either(filesUnder(options.server, name, listed))
-        if (listing._tag === "Left") failed.push({ name, error: listing.left })
-      }
-    }
-    // Two names landing on one local file: the first is fetched, the second named as failed.
-    const taken = new Set<string>()
-    const wanted = listed.filter((item) => {
-      if (!taken.has(item.saveAs)) return taken.add(item.saveAs)
-      failed.push({
-        name: item.name,
-        error: new DestinationError({
-          reason: "Failed",
-          path: item.saveAs,
-          cause: new Error("saved by another name too")
-        })
-      })
-      return false
-    })
+    const wanted = yield* expand(nodes, options.names, failed)
 
     let filesDone = 0
     let bytesTotal = 0
@@ -155,11 +116,11 @@ export const getMany = (options: ManyOptions) =>
         return { partial, held: yield* partial.held }
       })
 
-    const round = (todo: ReadonlyArray<Wanted>) =>
+    const round = (server: ServerAddress, todo: ReadonlyArray<Wanted>) =>
       Effect.scoped(Effect.gen(function*() {
         const finished = new Set<Wanted>()
         const roundScope = yield* Effect.scope
-        const connected = yield* Effect.either(connect(options.server))
+        const connected = yield* Effect.either(connect(server))
         if (connected._tag === "Left") return { finished, cut: connected.left } satisfies Round
         const session: Session = connected.right
         const pipeline = yield* Queue.bounded<Prepared>(PIPELINE_DEPTH)
@@ -246,21 +207,57 @@ export const getMany = (options: ManyOptions) =>
         return { finished } satisfies Round
       }))
 
+    /** The files left, each with the node to ask now. */
+    const byNode = (todo: ReadonlyArray<Wanted>) =>
+      Effect.map(
+        Effect.forEach(todo, (item) => Effect.map(nodes.pick(item.name), (server) => [server, item] as const)),
+        (pairs) => {
+          const groups = new Map<string, { server: ServerAddress; items: Array<Wanted> }>()
+          for (const [server, item] of pairs) {
+            const group = groups.get(Nodes.key(server)) ?? { server, items: [] }
+            group.items.push(item)
+            groups.set(Nodes.key(server), group)
+          }
+          return [...groups.values()]
+        }
+      )
+
     const driver = yield* Schedule.driver(backoff(options.retries))
     let todo: ReadonlyArray<Wanted> = wanted
     while (todo.length > 0) {
-      const { cut, finished } = yield* round(todo)
-      todo = todo.filter((item) => !finished.has(item))
-      if (cut === undefined) continue
-      if (finished.size > 0) yield* driver.reset
-      const retry = isTransient(cut, { answeredBefore: true }) && todo.length > 0
-        ? yield* Effect.option(driver.next(undefined))
-        : Option.none()
-      if (Option.isNone(retry)) {
-        for (const item of todo) failed.push({ ...item, error: cut })
-        break
+      const rounds = yield* Effect.flatMap(byNode(todo), (groups) =>
+        Effect.forEach(
+          groups,
+          ({ items, server }) => Effect.map(round(server, items), (result) => ({ server, items, ...result })),
+          { concurrency: "unbounded" }
+        ))
+      const done = new Set(rounds.flatMap(({ finished }) => [...finished]))
+      todo = todo.filter((item) => !done.has(item))
+      // Files of a node that failed go to their next node at once; those of a node cut otherwise
+      // wait for the backoff, or fail with what cut them.
+      const waiting: Array<{ readonly items: ReadonlyArray<Wanted>; readonly cut: Failure }> = []
+      for (const { cut, finished, items, server } of rounds) {
+        const left = items.filter((item) => !finished.has(item))
+        if (cut === undefined || left.length === 0) continue
+        if (Nodes.isNodeFailure(cut) && (yield* nodes.markDown(server, cut.message))) continue
+        waiting.push({ items: left, cut })
       }
-      yield* options.notify(`${retryReason(cut)}: trying again for the ${todo.length} files left`)
+      if (waiting.length === 0) continue
+      if (done.size > 0) yield* driver.reset
+      const gone = (items: ReadonlyArray<Wanted>, cut: Failure) => {
+        for (const item of items) failed.push({ ...item, error: cut })
+        const given = new Set(items)
+        todo = todo.filter((item) => !given.has(item))
+      }
+      for (const { cut, items } of waiting) if (!isTransient(cut, { answeredBefore: true })) gone(items, cut)
+      const retrying = waiting.filter(({ cut }) => isTransient(cut, { answeredBefore: true }))
+      if (retrying.length === 0) continue
+      const retry = yield* Effect.option(driver.next(undefined))
+      if (Option.isNone(retry)) {
+        for (const { cut, items } of retrying) gone(items, cut)
+        continue
+      }
+      yield* options.notify(`${retryReason(retrying[0]!.cut)}: trying again for the ${todo.length} files left`)
     }
     return { saved, failed } satisfies ManyOutcome
   }))
