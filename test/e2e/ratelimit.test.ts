@@ -112,7 +112,12 @@ const bodyOf = (received: ReadonlyArray<Uint8Array>) =>
     return fetched._tag === "File" ? fetched.bytes : Buffer.alloc(0)
   })
 
-const GET_LINE = /GET shared\.bin .*?\bms=(\d+) bytes=(\d+)/g
+/** The duration and bytes of each logged GET of shared.bin, whatever the order of its fields. */
+const servedGets = (stderr: string) =>
+  stderr.split("\n").filter((line) => /\bGET shared\.bin /.test(line)).map((line) => ({
+    ms: Number(/\bms=(\d+)/.exec(line)?.[1]),
+    bytes: Number(/\bbytes=(\d+)/.exec(line)?.[1])
+  }))
 
 describe("--total-rate-limit", () => {
   // Clients in this process, their GETs sent together (client processes' start-up on a shared machine
@@ -133,11 +138,11 @@ describe("--total-rate-limit", () => {
         })
         for (const received of downloads) expect(sha256Of(yield* bodyOf(received))).toBe(sha256)
         const served = yield* server.waitForStderr((stderr) => {
-          const lines = Array.from(stderr.matchAll(GET_LINE))
+          const lines = servedGets(stderr)
           return lines.length === 4 ? lines : undefined
         }).pipe(Effect.orDie, bounded("5 seconds", "waiting for the four GETs' log lines"))
         // MiB a second.
-        const throughputs = served.map(([, ms, bytes]) => Number(bytes) / MiB / (Number(ms) / 1000))
+        const throughputs = served.map(({ bytes, ms }) => bytes / MiB / (ms / 1000))
         const shown = throughputs.map((mibPerSecond) => `${mibPerSecond.toFixed(2)} MiB/s`).join(", ")
         expect(Math.max(...throughputs) / Math.min(...throughputs), shown).toBeLessThanOrEqual(1.25)
       }),
