@@ -36,7 +36,13 @@ const call = (what: string, request: Promise<Response>) =>
 /** s3rver on a free port of 127.0.0.1, with the bucket `bucket`, stopped when the scope closes. */
 export const make = Effect.gen(function*() {
   const directory = yield* TempDirectory.make("ferry-s3rver-")
-  const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, configureBuckets: [{ name: BUCKET }] })
+  const server = new S3rver({
+    address: "127.0.0.1",
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: BUCKET }]
+  })
   const address = yield* Effect.acquireRelease(
     Effect.promise(() => server.run()),
     () => Effect.promise(() => server.close())
@@ -44,8 +50,7 @@ export const make = Effect.gen(function*() {
   const endpoint = `http://127.0.0.1:${address.port}`
   return {
     endpoint,
-    put: (key, bytes) =>
-      call(`PUT ${key}`, client.fetch(objectUrl(endpoint, key), { method: "PUT", body: bytes })),
+    put: (key, bytes) => call(`PUT ${key}`, client.fetch(objectUrl(endpoint, key), { method: "PUT", body: bytes })),
     remove: (key) => call(`DELETE ${key}`, client.fetch(objectUrl(endpoint, key), { method: "DELETE" }))
   } satisfies S3World
 })
