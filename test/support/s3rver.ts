@@ -1,8 +1,9 @@
 /**
  * An S3 server in the test process (s3rver, over a scoped temporary directory) with one bucket, and
- * objects put into it and removed as another client of the bucket would. s3rver checks SigV4
- * signatures against its one account (S3RVER / S3RVER), but ignores If-Match and If-Range and gets
- * suffix ranges wrong: those paths are tested with a fake in front (see test/layers/S3FileStore.test.ts).
+ * objects put into it and removed as another client of the bucket would. s3rver knows one access key
+ * (S3RVER / S3RVER) and refuses others, but does not check SigV4 signatures; it ignores If-Match and
+ * If-Range, gets suffix ranges wrong, and cannot page a listing on Node 20 (its continuation tokens
+ * need DES): those paths are tested on a fake bucket (test/support/fakeS3.ts) instead.
  */
 import { AwsClient } from "aws4fetch"
 import * as Effect from "effect/Effect"
