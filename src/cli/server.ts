@@ -64,7 +64,6 @@ export const command = Command.make(
     host,
     port,
     directory,
-    s3Endpoint,
     cacheSize,
     cachePolicy,
     streamBuffers,
@@ -80,7 +79,8 @@ export const command = Command.make(
     tokens,
     rateLimit,
     totalRateLimit,
-    maxConnectionsPerClient
+    maxConnectionsPerClient,
+    s3Endpoint
   },
   (args) => {
     const layer = Layer.mergeAll(
