@@ -8,6 +8,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import { parseS3Url } from "../../src/layers/internal/s3Location.js"
+import { bucketUrl } from "../../src/layers/internal/s3Requests.js"
 import * as S3FileStore from "../../src/layers/S3FileStore.js"
 import type { FileStore } from "../../src/services/FileStore.js"
 import { FileStoreError } from "../../src/services/FileStore.js"
@@ -178,4 +180,23 @@ describe("S3FileStore on a fake bucket", () => {
       const tokens = fake.requests.flatMap((request) => request.url.searchParams.get("continuation-token") ?? [])
       expect(tokens).toEqual(["2", "4", "2", "4"])
     }))
+})
+
+describe("s3:// URLs", () => {
+  it("name a bucket and a prefix that no name can leave", () => {
+    expect(parseS3Url("s3://bucket")).toEqual({ bucket: "bucket", prefix: "" })
+    expect(parseS3Url("s3://bucket/")).toEqual({ bucket: "bucket", prefix: "" })
+    expect(parseS3Url("s3://bucket/a/b//")).toEqual({ bucket: "bucket", prefix: "a/b/" })
+    for (const url of ["s3://", "s3:///x", "s3://bucket/../other", "s3://bucket/a//b", "s3://b/x", "s3://bu cket"]) {
+      expect(parseS3Url(url), url).toBeUndefined()
+    }
+  })
+
+  it("are reached path-style at an endpoint, virtual-hosted at AWS unless the name has dots", () => {
+    const at = (bucket: string, endpoint?: string) =>
+      bucketUrl({ location: { bucket, prefix: "" }, region: "eu-west-3", endpoint })
+    expect(at("bucket", "http://localhost:9000/")).toBe("http://localhost:9000/bucket/")
+    expect(at("bucket")).toBe("https://bucket.s3.eu-west-3.amazonaws.com/")
+    expect(at("my.bucket")).toBe("https://s3.eu-west-3.amazonaws.com/my.bucket/")
+  })
 })
