@@ -6,7 +6,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { DEFAULT_POLICY, POLICIES } from "../cache/policies.js"
 import * as BoundedCache from "../layers/BoundedCache.js"
-import * as NodeFileStore from "../layers/NodeFileStore.js"
 import * as NodeHttpDoor from "../layers/NodeHttpDoor.js"
 import * as NodeMetricsServer from "../layers/NodeMetricsServer.js"
 import * as NodeSocketServer from "../layers/NodeSocketServer.js"
@@ -17,6 +16,7 @@ import { serve } from "../programs/server/serve.js"
 import { unavailableDigest } from "../protocol/Digest.js"
 import { exitWith } from "./ExitCode.js"
 import * as Logging from "./logging.js"
+import { fileStoreLayer, s3Endpoint } from "./origin.js"
 import {
   cachePolicy,
   cacheSize,
@@ -47,7 +47,11 @@ export const EXIT_CODES = {
   ok: [0, "stopped by SIGINT or SIGTERM after finishing or cutting off transfers in flight"],
   internal: [1, "unexpected internal error (a bug: please report it)"],
   usage: [2, "invalid arguments"],
-  directory: [3, "DIR is missing, not a directory, or unreadable"],
+  directory: [
+    3,
+    "DIR is missing, not a directory, or unreadable; for s3://, no such bucket, access denied, or the endpoint " +
+    "unreachable"
+  ],
   listen: [4, "cannot listen on HOST:PORT, the --metrics or the --http address (in use, no such address, not allowed)"],
   tokens: [5, "the --tokens file is unreadable, readable or writable by group or others, or malformed"]
 } as const satisfies Record<string, readonly [number, string]>
@@ -75,11 +79,12 @@ export const command = Command.make(
     tokens,
     rateLimit,
     totalRateLimit,
-    maxConnectionsPerClient
+    maxConnectionsPerClient,
+    s3Endpoint
   },
   (args) => {
     const layer = Layer.mergeAll(
-      NodeFileStore.layer(args.directory),
+      fileStoreLayer(args.directory, args.s3Endpoint),
       NodeSocketServer.layer({
         host: args.host,
         port: args.port,
@@ -117,19 +122,24 @@ export const command = Command.make(
       Effect.provide(Logging.layer(args.logFormat)),
       Effect.catchTags({
         DirectoryError: (error) => exitWith(PROGRAM, EXIT_CODES.directory[0], error.message),
+        BucketError: (error) => exitWith(PROGRAM, EXIT_CODES.directory[0], error.message),
         ServerError: (error) => exitWith(PROGRAM, EXIT_CODES.listen[0], error.message),
         TokensError: (error) => exitWith(PROGRAM, EXIT_CODES.tokens[0], error.message)
       })
     )
   }
 ).pipe(Command.withDescription(HelpDoc.blocks([
-  HelpDoc.p(`Serves the files under DIR to ferry clients, keeping recently served files in memory.`),
+  HelpDoc.p(
+    `Serves the files under DIR (a directory, or s3://BUCKET/PREFIX) to ferry clients, keeping recently ` +
+      `served files in memory.`
+  ),
   HelpDoc.p("Examples:"),
   HelpDoc.p("  ferry-server localhost 9098 ./files"),
   HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --cache-size 512MiB --max-connections 200"),
   HelpDoc.p("  FERRY_CACHE_SIZE=1g ferry-server localhost 9098 ./files --log-level debug"),
   HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --tls-cert cert.pem --tls-key key.pem"),
   HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --http 0.0.0.0:8080   (then: curl http://host:8080/name)"),
+  HelpDoc.p("  AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... ferry-server 0.0.0.0 9098 s3://bucket/files"),
   HelpDoc.p(
     `Defaults: --cache-size ${DEFAULTS.cacheSize}, --cache-policy ${DEFAULT_POLICY}, ` +
       `--stream-buffers ${DEFAULTS.streamBuffers}, --max-connections ${DEFAULTS.maxConnections}, ` +

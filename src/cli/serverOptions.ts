@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import { DEFAULT_POLICY, POLICY_NAMES } from "../cache/policies.js"
 import { parseBytes } from "../format/ByteSize.js"
 import { LOG_FORMATS } from "./logging.js"
+import { checkDirectory } from "./origin.js"
 
 export const DEFAULTS = {
   cacheSize: "64MiB",
@@ -30,7 +31,10 @@ export const port = Args.integer({ name: "port" }).pipe(
     port >= 0 && port <= 65535 ? Effect.succeed(port) : Effect.fail(HelpDoc.p("PORT must be between 0 and 65535"))
   )
 )
-export const directory = Args.text({ name: "dir" }).pipe(Args.withDescription("The directory whose files are served."))
+export const directory = Args.text({ name: "dir" }).pipe(
+  Args.withDescription("The directory whose files are served, or s3://BUCKET/PREFIX for the objects under PREFIX."),
+  Args.mapEffect(checkDirectory)
+)
 
 const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
 

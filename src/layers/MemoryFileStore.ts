@@ -52,6 +52,8 @@ export class MemoryFiles extends Context.Tag("ferry/test/MemoryFiles")<MemoryFil
 
 interface StoredFile {
   readonly bytes: Uint8Array
+  /** The bytes' length, as listings read it. */
+  readonly size: number
   readonly mtimeNs: bigint
   readonly ino: bigint
 }
@@ -113,6 +115,7 @@ const write = (state: State, name: string, bytes: Uint8Array, newInode: boolean)
   const lastIno = newInode || existing === undefined ? state.lastIno + 1n : state.lastIno
   const file: StoredFile = {
     bytes,
+    size: bytes.length,
     mtimeNs: state.clock + 1n,
     ino: existing !== undefined && !newInode ? existing.ino : lastIno
   }

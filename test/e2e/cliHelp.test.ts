@@ -11,7 +11,11 @@ const ESC = "\x1b"
 
 const BINS = [
   { program: "ferry-client", bin: CLIENT_BIN, description: "The server's TCP port." },
-  { program: "ferry-server", bin: SERVER_BIN, description: "The directory whose files are served." }
+  {
+    program: "ferry-server",
+    bin: SERVER_BIN,
+    description: "The directory whose files are served, or s3://BUCKET/PREFIX for the objects under PREFIX."
+  }
 ] as const
 
 // `script` (util-linux) runs a command on a pseudo-terminal: the one way to give the binary a terminal here.

@@ -1,12 +1,13 @@
 /**
- * The in-memory FileStore's `list`: the directories a flat table of `/`-separated names implies,
- * listed in the live store's order. There are no empty directories, and no symlinks.
+ * The `list` of a store whose names are a flat table of `/`-separated names (the in-memory store, an
+ * S3 bucket listed without a delimiter): the directories they imply, listed in the live store's
+ * order. There are no empty directories, and no symlinks.
  */
 import { isAcceptableName } from "../../services/FileName.js"
 import type { DirEntry } from "../../services/FileStore.js"
 
 export interface NamedFile {
-  readonly bytes: Uint8Array
+  readonly size: number
   readonly mtimeNs: bigint
 }
 
@@ -53,7 +54,7 @@ const folderOf = (files: ReadonlyMap<string, NamedFile>, directory: string): Fol
 const entryOf = (path: string, node: NamedFile | Folder): DirEntry => ({
   path,
   type: isFolder(node) ? "directory" : "file",
-  size: isFolder(node) ? 0 : node.bytes.length,
+  size: isFolder(node) ? 0 : node.size,
   mtimeMs: Number(node.mtimeNs) / 1e6
 })
 
