@@ -2,6 +2,7 @@
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { DEFAULT_POLICY, POLICIES } from "../cache/policies.js"
@@ -9,13 +10,17 @@ import * as BoundedCache from "../layers/BoundedCache.js"
 import * as NodeFileStore from "../layers/NodeFileStore.js"
 import * as NodeHttpDoor from "../layers/NodeHttpDoor.js"
 import * as NodeMetricsServer from "../layers/NodeMetricsServer.js"
+import * as NodePrimary from "../layers/NodePrimary.js"
 import * as NodeSocketServer from "../layers/NodeSocketServer.js"
 import * as NodeTokens from "../layers/NodeTokens.js"
+import * as NodeWorkers from "../layers/NodeWorkers.js"
 import * as SemaphoreLockManager from "../layers/SemaphoreLockManager.js"
 import * as TokenBucketRateLimiter from "../layers/TokenBucketRateLimiter.js"
 import { serve } from "../programs/server/serve.js"
+import { supervise } from "../programs/server/supervise.js"
 import { unavailableDigest } from "../protocol/Digest.js"
-import { exitWith } from "./ExitCode.js"
+import { Primary } from "../services/Primary.js"
+import { ExitCode, exitWith } from "./ExitCode.js"
 import * as Logging from "./logging.js"
 import {
   cachePolicy,
@@ -36,8 +41,10 @@ import {
   stallTimeout,
   streamBuffers,
   tokens,
-  totalRateLimit
+  totalRateLimit,
+  workers
 } from "./serverOptions.js"
+import { asWorker, planWorkers, workerFromEnvironment } from "./serverWorkers.js"
 import { serverLayerOptions, serverTls } from "./tlsOptions.js"
 
 const PROGRAM = "ferry-server"
@@ -54,73 +61,109 @@ export const EXIT_CODES = {
 
 const exitCodesHelp = Object.values(EXIT_CODES).map(([code, meaning]) => `  ${code}  ${meaning}`).join("\n")
 
+interface ServerArgs extends Command.Command.ParseConfig<typeof options> {}
+
+/** One process serving: the server of `--workers 1`, and each worker of more. */
+const serveOne = (args: ServerArgs) => {
+  const layer = Layer.mergeAll(
+    NodeFileStore.layer(args.directory),
+    NodeSocketServer.layer({
+      host: args.host,
+      port: args.port,
+      ...serverLayerOptions(args.tls, args)
+    }),
+    BoundedCache.layer({ capacity: args.cacheSize, policy: POLICIES[args.cachePolicy] }),
+    SemaphoreLockManager.layer,
+    Option.match(args.metrics, { onNone: () => Layer.empty, onSome: NodeMetricsServer.layer }),
+    Option.match(args.http, {
+      onNone: () => Layer.empty,
+      onSome: (address) =>
+        NodeHttpDoor.layer({
+          ...address,
+          tls: Option.getOrUndefined(args.tls),
+          requestTimeout: args.requestTimeout,
+          stallTimeout: args.stallTimeout,
+          maxConnections: args.maxConnections
+        })
+    }),
+    NodeTokens.layer(args.tokens),
+    TokenBucketRateLimiter.layer({
+      perConnection: Option.getOrUndefined(args.rateLimit),
+      total: Option.getOrUndefined(args.totalRateLimit)
+    })
+  )
+  return serve({
+    ...args,
+    listing: !args.noListing,
+    maxConnectionsPerClient: Option.getOrUndefined(args.maxConnectionsPerClient)
+  }).pipe(
+    Effect.provide(layer),
+    Effect.provide(Logging.layer(args.logFormat)),
+    Effect.catchTags({
+      DirectoryError: (error) => exitWith(PROGRAM, EXIT_CODES.directory[0], error.message),
+      ServerError: (error) => exitWith(PROGRAM, EXIT_CODES.listen[0], error.message),
+      TokensError: (error) => exitWith(PROGRAM, EXIT_CODES.tokens[0], error.message)
+    })
+  )
+}
+
+/**
+ * The primary of `--workers N`: its workers run this same entry point and command line, told apart
+ * by their settings in the environment. A worker that cannot start has said why on stderr.
+ */
+const superviseWorkers = (args: ServerArgs) =>
+  Either.match(planWorkers(args, args.workers), {
+    onLeft: (message) => exitWith(PROGRAM, EXIT_CODES.usage[0], message),
+    onRight: (workers) =>
+      supervise({ host: args.host, workers, gracePeriod: args.gracePeriod }).pipe(
+        Effect.provide(NodeWorkers.layer({ entry: process.argv[1]!, args: process.argv.slice(2) })),
+        Effect.provide(Logging.layer(args.logFormat)),
+        Effect.catchTag("WorkerCannotStart", ({ code }) => Effect.fail(new ExitCode({ code })))
+      )
+  })
+
+const options = {
+  host,
+  port,
+  directory,
+  cacheSize,
+  cachePolicy,
+  streamBuffers,
+  maxConnections,
+  requestTimeout,
+  stallTimeout,
+  gracePeriod,
+  noListing,
+  logFormat,
+  tls: serverTls,
+  metrics,
+  http,
+  tokens,
+  rateLimit,
+  totalRateLimit,
+  maxConnectionsPerClient,
+  workers
+}
+
 export const command = Command.make(
   PROGRAM,
-  {
-    host,
-    port,
-    directory,
-    cacheSize,
-    cachePolicy,
-    streamBuffers,
-    maxConnections,
-    requestTimeout,
-    stallTimeout,
-    gracePeriod,
-    noListing,
-    logFormat,
-    tls: serverTls,
-    metrics,
-    http,
-    tokens,
-    rateLimit,
-    totalRateLimit,
-    maxConnectionsPerClient
-  },
+  options,
   (args) => {
-    const layer = Layer.mergeAll(
-      NodeFileStore.layer(args.directory),
-      NodeSocketServer.layer({
-        host: args.host,
-        port: args.port,
-        ...serverLayerOptions(args.tls, args)
-      }),
-      BoundedCache.layer({ capacity: args.cacheSize, policy: POLICIES[args.cachePolicy] }),
-      SemaphoreLockManager.layer,
-      Option.match(args.metrics, { onNone: () => Layer.empty, onSome: NodeMetricsServer.layer }),
-      Option.match(args.http, {
-        onNone: () => Layer.empty,
-        onSome: (address) =>
-          NodeHttpDoor.layer({
-            ...address,
-            tls: Option.getOrUndefined(args.tls),
-            requestTimeout: args.requestTimeout,
-            stallTimeout: args.stallTimeout,
-            maxConnections: args.maxConnections
-          })
-      }),
-      NodeTokens.layer(args.tokens),
-      TokenBucketRateLimiter.layer({
-        perConnection: Option.getOrUndefined(args.rateLimit),
-        total: Option.getOrUndefined(args.totalRateLimit)
-      })
-    )
     // Checked before listening: a server that can answer no GET must not start.
     const unavailable = unavailableDigest()
     if (unavailable !== undefined) return exitWith(PROGRAM, EXIT_CODES.internal[0], unavailable)
-    return serve({
-      ...args,
-      listing: !args.noListing,
-      maxConnectionsPerClient: Option.getOrUndefined(args.maxConnectionsPerClient)
-    }).pipe(
-      Effect.provide(layer),
-      Effect.provide(Logging.layer(args.logFormat)),
-      Effect.catchTags({
-        DirectoryError: (error) => exitWith(PROGRAM, EXIT_CODES.directory[0], error.message),
-        ServerError: (error) => exitWith(PROGRAM, EXIT_CODES.listen[0], error.message),
-        TokensError: (error) => exitWith(PROGRAM, EXIT_CODES.tokens[0], error.message)
+    return Either.match(workerFromEnvironment(), {
+      onLeft: (message) => exitWith(PROGRAM, EXIT_CODES.usage[0], message),
+      onRight: Option.match({
+        onSome: (settings) =>
+          serveOne(asWorker(args, settings)).pipe(
+            Effect.raceFirst(Effect.flatMap(Primary, (primary) => primary.gone)),
+            Effect.provide(NodePrimary.layer(settings.index)),
+            Effect.annotateLogs("worker", settings.index)
+          ),
+        onNone: () => args.workers === 1 ? serveOne(args) : superviseWorkers(args)
       })
-    )
+    })
   }
 ).pipe(Command.withDescription(HelpDoc.blocks([
   HelpDoc.p(`Serves the files under DIR to ferry clients, keeping recently served files in memory.`),
@@ -130,6 +173,7 @@ export const command = Command.make(
   HelpDoc.p("  FERRY_CACHE_SIZE=1g ferry-server localhost 9098 ./files --log-level debug"),
   HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --tls-cert cert.pem --tls-key key.pem"),
   HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --http 0.0.0.0:8080   (then: curl http://host:8080/name)"),
+  HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --workers auto   (one process a core, on ports 9098 and up)"),
   HelpDoc.p(
     `Defaults: --cache-size ${DEFAULTS.cacheSize}, --cache-policy ${DEFAULT_POLICY}, ` +
       `--stream-buffers ${DEFAULTS.streamBuffers}, --max-connections ${DEFAULTS.maxConnections}, ` +
