@@ -63,6 +63,12 @@ const exitCodesHelp = Object.values(EXIT_CODES).map(([code, meaning]) => `  ${co
 
 interface ServerArgs extends Command.Command.ParseConfig<typeof options> {}
 
+/**
+ * A worker whose primary is gone stops as SIGTERM stops it. Interrupting the server from a fiber
+ * racing it instead interrupts its drain too, cutting the transfers off.
+ */
+const drainAsIfSignalled = Effect.sync(() => void process.kill(process.pid, "SIGTERM"))
+
 /** One process serving: the server of `--workers 1`, and each worker of more. */
 const serveOne = (args: ServerArgs) => {
   const layer = Layer.mergeAll(
@@ -156,11 +162,12 @@ export const command = Command.make(
       onLeft: (message) => exitWith(PROGRAM, EXIT_CODES.usage[0], message),
       onRight: Option.match({
         onSome: (settings) =>
-          serveOne(asWorker(args, settings)).pipe(
-            Effect.raceFirst(Effect.flatMap(Primary, (primary) => primary.gone)),
-            Effect.provide(NodePrimary.layer(settings.index)),
-            Effect.annotateLogs("worker", settings.index)
-          ),
+          Effect.flatMap(Primary, (primary) => Effect.forkDaemon(Effect.zipRight(primary.gone, drainAsIfSignalled)))
+            .pipe(
+              Effect.zipRight(serveOne(asWorker(args, settings))),
+              Effect.provide(NodePrimary.layer(settings.index)),
+              Effect.annotateLogs("worker", settings.index)
+            ),
         onNone: () => args.workers === 1 ? serveOne(args) : superviseWorkers(args)
       })
     })

@@ -72,7 +72,10 @@ export const supervise = Effect.fn("supervise")(function*(options: SuperviseOpti
   const gather = Effect.suspend(() =>
     Effect.forEach(listening.values(), (worker) => worker.figures, { concurrency: "unbounded" })
   ).pipe(Effect.map(Arr.getSomes))
-  const firstListen = yield* Effect.forEach(options.workers, () => Deferred.make<WorkerPorts>())
+  const firstListen = yield* Effect.forEach(
+    options.workers,
+    () => Deferred.make<{ readonly ports: WorkerPorts; readonly pid: number }>()
+  )
 
   /** Runs one worker until it exits, `onListen` once it listens: whether it got to, and how it ended. */
   const runOnce = (
@@ -88,7 +91,7 @@ export const supervise = Effect.fn("supervise")(function*(options: SuperviseOpti
       const exited = yield* Effect.acquireUseRelease(
         Effect.sync(() => listening.set(settings.index, worker)),
         () =>
-          Deferred.succeed(firstListen[settings.index]!, ports.right).pipe(
+          Deferred.succeed(firstListen[settings.index]!, { ports: ports.right, pid: worker.pid }).pipe(
             Effect.zipRight(onListen(worker, ports.right)),
             Effect.zipRight(worker.exited)
           ),
@@ -135,15 +138,15 @@ export const supervise = Effect.fn("supervise")(function*(options: SuperviseOpti
   const announce = Effect.forEach(firstListen, Deferred.await).pipe(
     Effect.flatMap((all) =>
       Effect.logInfo(
-        `${all.length} workers listening on ${all.map(({ port }) => `${options.host}:${port}`).join(", ")}`
-      )
+        `${all.length} workers listening on ${all.map(({ ports }) => `${options.host}:${ports.port}`).join(", ")}`
+      ).pipe(Effect.annotateLogs({ pids: all.map(({ pid }) => pid).join(" ") }))
     )
   )
   const [first, ...others] = options.workers
   if (first === undefined) return yield* Effect.dieMessage("supervise: no workers")
   // The others once the first has listened, or failed to for a reason that is not its configuration.
   const firstFailed = yield* Deferred.make<void>()
-  const firstTried = Effect.raceFirst(Deferred.await(firstListen[0]!), Deferred.await(firstFailed))
+  const firstTried = Effect.raceFirst(Effect.asVoid(Deferred.await(firstListen[0]!)), Deferred.await(firstFailed))
   return yield* Effect.all([
     keep(first, Deferred.succeed(firstFailed, undefined)),
     Effect.zipRight(
