@@ -17,6 +17,7 @@ import { printableJson } from "../format/Printable.js"
 import type { ServerAddress } from "../programs/client/exchange.js"
 import { list, stats } from "../programs/client/inquire.js"
 import * as Nodes from "../programs/client/Nodes.js"
+import { sumFigures } from "../programs/server/allWorkers.js"
 import type * as Codec from "../protocol/Codec.js"
 import { exitCodesHelp, handle, type Parsed, parsedOf, PROGRAM } from "./client.js"
 import { type ClientFailure, describeFailure } from "./clientFailure.js"
@@ -64,17 +65,6 @@ export const wantsRing = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): 
   argv.some((arg) => arg === "--servers" || arg.startsWith("--servers=")) || (env.FERRY_SERVERS ?? "") !== ""
 
 const sum = (values: ReadonlyArray<number>) => values.reduce((total, value) => total + value, 0)
-
-/** Every node's counters added up; the uptime is the longest, not a sum. */
-const totalStats = (all: ReadonlyArray<Readonly<Record<string, number>>>) => {
-  const total: Record<string, number> = {}
-  for (const values of all) {
-    for (const [name, value] of Object.entries(values)) {
-      total[name] = name === "uptimeSeconds" ? Math.max(total[name] ?? 0, value) : (total[name] ?? 0) + value
-    }
-  }
-  return total
-}
 
 /** `ask` of every node at once: the answers of those that answered, and a failure line for each other. */
 const askAll = <A, R>(
@@ -135,7 +125,7 @@ const listAll = (parsed: Parsed) =>
 const statsAll = (parsed: Parsed) =>
   Effect.gen(function*() {
     const { failures, of, up } = yield* askAll(parsed, "stats", stats)
-    const total = totalStats(up.map(({ answer }) => answer))
+    const total = sumFigures(up.map(({ answer }) => answer))
     if (parsed.json) {
       yield* Console.log(
         printableJson({ nodes: Object.fromEntries(up.map(({ answer, node }) => [node, answer])), total })

@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import { availableParallelism } from "node:os"
 import { DEFAULT_POLICY, POLICY_NAMES } from "../cache/policies.js"
 import { parseBytes } from "../format/ByteSize.js"
 import { LOG_FORMATS } from "./logging.js"
@@ -210,4 +211,23 @@ export const maxConnectionsPerClient = Options.integer("max-connections-per-clie
   ),
   Options.mapEffect((n) => n >= 1 ? Effect.succeed(n) : invalid("--max-connections-per-client must be at least 1")),
   Options.optional
+)
+
+/** The most workers one server may run: far more than the cores of any machine it would run on. */
+export const MAX_WORKERS = 256
+
+export const workers = Options.text("workers").pipe(
+  Options.withFallbackConfig(Config.string("FERRY_WORKERS")),
+  Options.withDefault("1"),
+  Options.withDescription(
+    "Worker processes, each on its own port from PORT up (PORT to PORT+N-1; with PORT 0 each a free one), " +
+      "each with its share of --cache-size and --stream-buffers, restarted when one crashes; `auto` for one a " +
+      "core. The --metrics and --http ports count up the same way. Default 1: one process. Env: FERRY_WORKERS."
+  ),
+  Options.mapEffect((text) => {
+    const n = text === "auto" ? availableParallelism() : /^\d+$/.test(text) ? Number(text) : Number.NaN
+    return n >= 1 && n <= MAX_WORKERS
+      ? Effect.succeed(n)
+      : invalid(`--workers: "${text}" is not a number of workers from 1 to ${MAX_WORKERS}, nor auto`)
+  })
 )

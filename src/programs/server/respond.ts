@@ -16,6 +16,7 @@ import type { Connection, ConnectionError } from "../../services/Connection.js"
 import type { FileInfo, FileStore, FileStoreError } from "../../services/FileStore.js"
 import type { LockManager } from "../../services/LockManager.js"
 import { Tokens } from "../../services/Tokens.js"
+import { statsOfAll } from "./allWorkers.js"
 import { authenticate, authorize, type Caller } from "./authorize.js"
 import { Content, fetchFile } from "./fetchFile.js"
 import { fileVersion, sameBytes } from "./fileVersion.js"
@@ -131,7 +132,7 @@ const list = (connection: Connection) =>
   )
 
 const stats = (connection: Connection) =>
-  Effect.flatMap(snapshot, (stats) => connection.write(Codec.encodeStats(stats)))
+  Effect.flatMap(statsOfAll(snapshot), (stats) => connection.write(Codec.encodeStats(stats)))
 
 const describe = (request: Codec.Request): string => {
   switch (request._tag) {

@@ -2,7 +2,7 @@
  * The server: accept connections up to a limit, serve each in its own fiber, turn away the rest
  * with a "busy" reply, and on shutdown let transfers in flight finish within a grace period. With a
  * metrics listener, answer its scrapes and probes until the last transfer is done. With an HTTP door,
- * answer it too, draining both at once.
+ * answer it too, draining both at once. As a worker of `--workers N`, tell the primary where it listens.
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -13,6 +13,7 @@ import * as Codec from "../../protocol/Codec.js"
 import { Cache } from "../../services/Cache.js"
 import { HttpDoor } from "../../services/HttpDoor.js"
 import { MetricsServer } from "../../services/MetricsServer.js"
+import { Primary } from "../../services/Primary.js"
 import { RateLimiter } from "../../services/RateLimiter.js"
 import { type ServerConnection, SocketServer } from "../../services/SocketServer.js"
 import { Tokens } from "../../services/Tokens.js"
@@ -110,6 +111,17 @@ export const serve = (options: ServeOptions) =>
         })
       })
     )
+    // A worker of `--workers N`: it says where it listens, and answers for its figures.
+    const primary = yield* Effect.serviceOption(Primary)
+    if (Option.isSome(primary)) {
+      const own = ServerMetrics.snapshot
+      yield* primary.value.answer(Effect.provide(own, yield* Effect.context<Effect.Effect.Context<typeof own>>()))
+      yield* primary.value.listening({
+        port: server.address.port,
+        metricsPort: Option.getOrUndefined(Option.map(metricsServer, ({ address }) => address.port)),
+        httpPort: Option.getOrUndefined(Option.map(httpDoor, ({ address }) => address.port))
+      })
+    }
     const native = server.serve(
       (connection) =>
         ServerMetrics.count("connections").pipe(
