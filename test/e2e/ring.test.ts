@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Net from "node:net"
 import * as path from "node:path"
 import * as Ring from "../../src/ring/Ring.js"
-import { HOST, runClient, type Server, sha256File, startServer, tempDir, writeRandomFile } from "./harness.js"
+import { bounded, HOST, runClient, type Server, sha256File, startServer, tempDir, writeRandomFile } from "./harness.js"
 
 const FILES = 300
 const names = Array.from({ length: FILES }, (_, i) => `set/file-${String(i).padStart(3, "0")}.bin`)
@@ -183,4 +183,63 @@ describe("a ring with a node that drops its connections", () => {
       expect(one.code, one.stderr).toBe(0)
       expect(one.stderr).toContain(`${dropping} is down (`)
     }))
+})
+
+/** The workers' ports and pids, from the primary's line once every worker listens. */
+const workersOf = (server: Server) =>
+  server.waitForStderr((log) => {
+    const match = /(\d+) workers listening on (.*) pids="([\d ]+)"/.exec(log)
+    if (match === null) return undefined
+    const ports = [...match[2]!.matchAll(/127\.0\.0\.1:(\d+)/g)].map((found) => Number(found[1]))
+    return { ports, pids: match[3]!.split(" ").map(Number) }
+  }).pipe(Effect.orDie, bounded("20 seconds", "waiting for every worker to listen"))
+
+const loadsOfAll = (port: number) =>
+  Effect.map(runClient([HOST, port, "stats", "--json"]), (ran) => {
+    expect(ran.code, ran.stderr).toBe(0)
+    return JSON.parse(ran.stdout) as { readonly loads: number; readonly workers: number }
+  })
+
+describe("a ring over the workers of one server (--workers 3)", () => {
+  it.scoped(
+    "each name cached by exactly its worker; a killed worker is restarted and its names come back to it",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir("ferry-e2e-ring-")
+        const digests = new Map<string, string>()
+        yield* Effect.forEach(names, (name, i) =>
+          Effect.map(writeRandomFile(path.join(dir, name), 512 + (i * 97) % 4096), (sha) => {
+            digests.set(name, sha)
+          }), { concurrency: 16, discard: true })
+        const server = yield* startServer(dir, ["--workers", "3"])
+        const { pids, ports } = yield* workersOf(server)
+        expect(ports).toHaveLength(3)
+        const keys = ports.map((port) =>
+          `${HOST}:${port}`
+        )
+        const servers = keys.join(",")
+        const ring = Ring.make(keys)
+        const ownedBy = (key: string) =>
+          names.filter((name) => keys[Ring.ownerOf(ring, name)] === key)
+
+        // Each file loaded once among the three (stats from any worker sums them all), by its owner.
+        yield* fetch(servers, names, digests)
+        const all = yield* loadsOfAll(ports[0]!)
+        expect(all).toMatchObject({ loads: FILES, workers: 3 })
+        const cached = yield* look(servers, keys)
+        for (const key of keys) expect(cached.get(key)!.cached, key).toEqual(new Set(ownedBy(key)))
+
+        // A worker killed: the primary starts it again on its port, with an empty cache; the ring
+        // sends it its own names again, loaded there once, while the others' stay where they were.
+        process.kill(pids[1]!, "SIGKILL")
+        yield* server.waitForStderr((log) => log.includes(`worker 1 restarted on 127.0.0.1:${ports[1]}`) || undefined)
+          .pipe(Effect.orDie, bounded("20 seconds", "the primary restarting worker 1 on its port"))
+        yield* fetch(servers, names, digests)
+        const after = yield* look(servers, keys)
+        for (const key of keys) expect(after.get(key)!.cached, key).toEqual(new Set(ownedBy(key)))
+        // The restarted worker counts from 0: its own names once each, the others' as before.
+        expect((yield* loadsOfAll(ports[0]!)).loads).toBe(FILES)
+      }),
+    240_000
+  )
 })
