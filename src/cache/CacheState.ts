@@ -2,7 +2,7 @@
  * The cache's bookkeeping, as plain synchronous transitions: entries, pins, reservations for
  * loads in progress, and the byte accounting that keeps everything held within the capacity.
  */
-import type { CachedFile, CacheListing, CacheStats } from "../services/Cache.js"
+import { type CachedFile, type CacheListing, type CacheStats, isSlice } from "../services/Cache.js"
 import { type FileInfo, sameVersion } from "../services/FileStore.js"
 import type { EvictionPolicy } from "./EvictionPolicy.js"
 
@@ -28,6 +28,7 @@ export class CacheState {
   private held = 0
   private pinnedEntries = 0
   private evictions = 0
+  private slices = 0
 
   constructor(readonly capacity: number, private readonly policy: EvictionPolicy) {}
 
@@ -72,6 +73,7 @@ export class CacheState {
     const entry: Entry = { file, pins: 1, attached: true }
     this.pinnedEntries++
     this.entries.set(file.info.name, entry)
+    if (isSlice(file.info.name)) this.slices++
     this.policy.insert(file.info.name, reservation.size)
     reservation.state = entry
     return entry
@@ -104,7 +106,11 @@ export class CacheState {
   }
 
   list(): Array<CacheListing> {
-    return Array.from(this.entries.values(), (entry) => ({ name: entry.file.info.name, size: entry.file.info.size }))
+    const listing: Array<CacheListing> = []
+    for (const { file: { info } } of this.entries.values()) {
+      if (!isSlice(info.name)) listing.push({ name: info.name, size: info.size })
+    }
+    return listing
   }
 
   stats(): CacheStats {
@@ -112,6 +118,7 @@ export class CacheState {
       capacity: this.capacity,
       used: this.used,
       entries: this.entries.size,
+      slices: this.slices,
       pinned: this.pinnedEntries,
       evictions: this.evictions
     }
@@ -133,6 +140,7 @@ export class CacheState {
 
   private remove(entry: Entry): void {
     this.entries.delete(entry.file.info.name)
+    if (isSlice(entry.file.info.name)) this.slices--
     entry.attached = false
     if (entry.pins === 0) this.used -= entry.file.bytes.length
   }

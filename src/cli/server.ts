@@ -33,6 +33,7 @@ import {
   port,
   rateLimit,
   requestTimeout,
+  sliceSize,
   stallTimeout,
   streamBuffers,
   tokens,
@@ -63,6 +64,7 @@ export const command = Command.make(
     cacheSize,
     cachePolicy,
     streamBuffers,
+    sliceSize,
     maxConnections,
     requestTimeout,
     stallTimeout,
@@ -132,7 +134,7 @@ export const command = Command.make(
   HelpDoc.p("  ferry-server 0.0.0.0 9098 /srv/files --http 0.0.0.0:8080   (then: curl http://host:8080/name)"),
   HelpDoc.p(
     `Defaults: --cache-size ${DEFAULTS.cacheSize}, --cache-policy ${DEFAULT_POLICY}, ` +
-      `--stream-buffers ${DEFAULTS.streamBuffers}, --max-connections ${DEFAULTS.maxConnections}, ` +
+      `--stream-buffers ${DEFAULTS.streamBuffers}, --slice-size ${DEFAULTS.sliceSize}, --max-connections ${DEFAULTS.maxConnections}, ` +
       `--request-timeout "${DEFAULTS.requestTimeout}", --stall-timeout "${DEFAULTS.stallTimeout}", ` +
       `--grace-period "${DEFAULTS.gracePeriod}", --log-format text, --log-level info (env FERRY_LOG_LEVEL).`
   ),

@@ -19,7 +19,22 @@ export interface CachedFile {
   readonly known?: (digest: Digest) => Uint8Array | undefined
 }
 
-/** One line of `list`: a file the cache holds. */
+/**
+ * The entry that holds slice `index` of `info`'s version, for a file cached in slices (one larger
+ * than the cache): named apart from every file (a NUL is in no file's name) and by the file's size,
+ * so that a slice of another version is never taken for it; checked as a file's entry is, by its
+ * version.
+ */
+export const sliceOf = (info: FileInfo, index: number, sliceSize: number): FileInfo => ({
+  ...info,
+  name: `${info.name}\u0000${info.size}:${index}`,
+  size: Math.min(sliceSize, info.size - index * sliceSize)
+})
+
+/** Whether an entry's name is a slice's rather than a file's. */
+export const isSlice = (name: string): boolean => name.includes("\u0000")
+
+/** One line of `list`: a file the cache holds whole (slices are only counted, in `CacheStats`). */
 export interface CacheListing {
   readonly name: string
   readonly size: number
@@ -30,6 +45,8 @@ export interface CacheStats {
   /** Bytes held: entries, entries being loaded, and dropped entries still being sent. */
   readonly used: number
   readonly entries: number
+  /** The part of `entries` that are slices of files larger than the cache. */
+  readonly slices: number
   /** Entries currently being sent or loaded. */
   readonly pinned: number
   readonly evictions: number
