@@ -6,6 +6,9 @@ import { type CachedFile, type CacheListing, type CacheStats, isSlice } from "..
 import { type FileInfo, sameVersion } from "../services/FileStore.js"
 import type { EvictionPolicy } from "./EvictionPolicy.js"
 
+// Enough for the loads that follow the evictions a reservation makes, a slice or two.
+const SPARES = 2
+
 export interface Entry {
   readonly file: CachedFile
   /** Requests sending or having just loaded this entry; a pinned entry is never evicted. */
@@ -29,6 +32,8 @@ export class CacheState {
   private pinnedEntries = 0
   private evictions = 0
   private slices = 0
+  /** Memory of freed recyclable entries, for loads of the same size: a few, not counted as used. */
+  private readonly spares: Array<Uint8Array> = []
 
   constructor(readonly capacity: number, private readonly policy: EvictionPolicy) {}
 
@@ -97,7 +102,13 @@ export class CacheState {
     if (entry.pins > 0) return
     this.pinnedEntries--
     this.held -= entry.file.bytes.length
-    if (!entry.attached) this.used -= entry.file.bytes.length
+    if (!entry.attached) this.free(entry)
+  }
+
+  /** A spare of exactly `size` bytes, taken out of the spares. */
+  spare(size: number): Uint8Array | undefined {
+    const index = this.spares.findIndex((bytes) => bytes.length === size)
+    return index < 0 ? undefined : this.spares.splice(index, 1)[0]
   }
 
   invalidate(name: string): void {
@@ -142,6 +153,12 @@ export class CacheState {
     this.entries.delete(entry.file.info.name)
     if (isSlice(entry.file.info.name)) this.slices--
     entry.attached = false
-    if (entry.pins === 0) this.used -= entry.file.bytes.length
+    if (entry.pins === 0) this.free(entry)
+  }
+
+  /** An entry neither indexed nor pinned: its bytes leave the accounting, and a recyclable one's memory is kept. */
+  private free(entry: Entry): void {
+    this.used -= entry.file.bytes.length
+    if (entry.file.recyclable === true && this.spares.length < SPARES) this.spares.push(entry.file.bytes)
   }
 }

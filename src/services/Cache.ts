@@ -17,6 +17,12 @@ export interface CachedFile {
   readonly digest: (digest: Digest) => Effect.Effect<Uint8Array>
   /** A digest of `bytes` if it has been computed already (never computing it); none told when left out. */
   readonly known?: (digest: Digest) => Uint8Array | undefined
+  /**
+   * Whether `bytes` are only ever read while the entry is pinned (a slice's are), so that once it is
+   * evicted and unpinned the cache may hand its memory to a load of the same size (`spare`) rather
+   * than leave it to the garbage collector, which would let the process hold more than the capacity.
+   */
+  readonly recyclable?: boolean
 }
 
 /**
@@ -71,6 +77,8 @@ export class Cache extends Context.Tag("ferry/Cache")<Cache, {
     info: FileInfo,
     load: Effect.Effect<CachedFile, E>
   ) => Effect.Effect<Option.Option<CachedFile>, E, Scope.Scope>
+  /** Memory of exactly `size` bytes freed from a recyclable entry, to load into; none at hand if undefined. */
+  readonly spare: (size: number) => Effect.Effect<Uint8Array | undefined>
   /** Drops any copy of `name`, e.g. once the file is known to be gone. */
   readonly invalidate: (name: string) => Effect.Effect<void>
   /** The files held, in no particular order. */

@@ -53,17 +53,18 @@ const EMPTY = new Uint8Array(0)
 
 const changed = (name: string) => new FileStoreError({ reason: "Changed", name })
 
-/** Reads `bytes.length` bytes at `offset` of exactly `info`'s version. */
-const load = (files: FileStore["Type"], info: FileInfo, entry: FileInfo, offset: number) =>
+/** Reads the slice `entry` at `offset` of exactly `info`'s version, into memory an evicted slice left if any. */
+const load = (files: FileStore["Type"], cache: Cache["Type"], info: FileInfo, entry: FileInfo, offset: number) =>
   Effect.scoped(Effect.gen(function*() {
     const file = yield* files.open(info)
-    const bytes: Uint8Array = Buffer.allocUnsafeSlow(entry.size)
+    const bytes = (yield* cache.spare(entry.size)) ?? Buffer.allocUnsafeSlow(entry.size)
     for (let filled = 0; filled < bytes.length;) {
       const read = yield* file.readInto(bytes.subarray(filled), offset + filled)
       if (read === 0) return yield* changed(info.name)
       filled += read
     }
-    return { info: entry, bytes, ...(yield* digestsOf(bytes)) } satisfies CachedFile
+    // Only ever read while pinned (a read holds a slice in a scope of its own, and lets go once it is sent).
+    return { info: entry, bytes, recyclable: true, ...(yield* digestsOf(bytes)) } satisfies CachedFile
   }))
 
 /**
@@ -87,7 +88,7 @@ export const openSliced = (services: SliceServices, info: FileInfo, window: Wind
           // Whoever held the lock before us may have just loaded it.
           const meanwhile = yield* cache.lookup(entry)
           if (Option.isSome(meanwhile)) return found(meanwhile.value)
-          const admitted = yield* cache.admit(entry, load(files, info, entry, index * sliceSize))
+          const admitted = yield* cache.admit(entry, load(files, cache, info, entry, index * sliceSize))
           if (Option.isNone(admitted)) return undefined
           slices.count("loads")
           return admitted.value.bytes
