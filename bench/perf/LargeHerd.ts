@@ -20,6 +20,8 @@ import type { Scenario } from "./Scenario.js"
 import { GiB, MiB, type SourceFile, statsOf, type Workspace } from "./Workspace.js"
 
 const CACHE = "64MiB"
+// The server's default; another to compare slice sizes (`FERRY_PERF_SLICE_SIZE=8MiB npm run bench -- --only 12`).
+const SLICE_SIZE = process.env.FERRY_PERF_SLICE_SIZE ?? "4MiB"
 const STREAM_BUFFERS = 32 * MiB
 
 /** Bytes the process has read through read(2) and the like, page cache included. */
@@ -138,9 +140,9 @@ const run = (workspace: Workspace) =>
     const step = (what: string) => Console.error(`ferry-perf: [12] ${what}`)
 
     yield* step(`(a) ${herd} at once, slices`)
-    const a = yield* ferryRun(workspace, file, "4MiB", herd, 0)
+    const a = yield* ferryRun(workspace, file, SLICE_SIZE, herd, 0)
     yield* step(`(b) ${spread} over ${spreadSeconds} s, slices`)
-    const b = yield* ferryRun(workspace, file, "4MiB", spread, spreadSeconds)
+    const b = yield* ferryRun(workspace, file, SLICE_SIZE, spread, spreadSeconds)
     yield* step(`(c) ${herd} at once, --slice-size 0`)
     const a0 = yield* ferryRun(workspace, file, "0", herd, 0)
     yield* step(`(c) ${spread} over ${spreadSeconds} s, --slice-size 0`)
@@ -178,7 +180,8 @@ const run = (workspace: Workspace) =>
     return {
       rows,
       notes: [
-        `12. A ${mib(size)} file, --cache-size ${CACHE}, --stream-buffers 32MiB (the default), in-process clients ` +
+        `12. A ${mib(size)} file, --cache-size ${CACHE}, --slice-size ${SLICE_SIZE}, --stream-buffers 32MiB (the ` +
+        `default), in-process clients ` +
         `(each on its own connection, opened beforehand) checking XXH3-128 over every byte; a fresh server per run. ` +
         `Read: rchar from /proc/PID/io over the run (the page cache included; the file stays in it); slices: ` +
         `sliceLoads from stats. CPU: the server's user + system seconds over the run. Peak RSS: VmRSS sampled every ` +
