@@ -19,6 +19,7 @@ import * as NodeSocketClient from "../../src/layers/NodeSocketClient.js"
 import { cachedLarge } from "./CachedLarge.js"
 import { cachedWholeClient } from "./CachedWholeClient.js"
 import { herd } from "./Herd.js"
+import { largeHerd } from "./LargeHerd.js"
 import { memory } from "./Memory.js"
 import { cachedLargeOverHttp, smallFilesOverHttp } from "./OverHttp.js"
 import { cachedLargeOverTls, smallFilesOverTls } from "./OverTls.js"
@@ -41,7 +42,8 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
   cachedLargeOverTls,
   smallFilesOverTls,
   smallFilesOverHttp,
-  cachedLargeOverHttp
+  cachedLargeOverHttp,
+  largeHerd
 ]
 
 const only = Options.text("only").pipe(

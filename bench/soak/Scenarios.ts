@@ -299,12 +299,19 @@ const badRequest: Scenario["run"] = (_, context) =>
     return "refused"
   })
 
+/**
+ * The file a herd is on: the same for every worker that draws a herd within the same 10 s, so that they
+ * read it through the cache's slices at about the same time (and, between herds, another one).
+ */
+const herdFile = (corpus: Corpus.Corpus) => corpus.oversized[Math.floor(Date.now() / 10_000) % corpus.oversized.length]!
+
 // Slow readers take 4 MiB/s: a 16 MiB file in 4 s, always moving, so never stalled.
 const SLOW_PACE = 4 * 1024 * 1024
 
 export const SCENARIOS: ReadonlyArray<Scenario> = [
   { kind: "get", weight: 62, run: download(smallOrMedium) },
-  { kind: "get oversized (streamed)", weight: 3, run: download((corpus) => pick(corpus.oversized)) },
+  { kind: "get oversized (sliced)", weight: 3, run: download((corpus) => pick(corpus.oversized)) },
+  { kind: "herd on an oversized file", weight: 3, run: download(herdFile) },
   { kind: "list", weight: 8, run: list },
   { kind: "get missing", weight: 3, run: notFound },
   { kind: "slow reader", weight: 8, run: download(smallOrMedium, SLOW_PACE) },

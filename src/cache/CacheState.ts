@@ -2,9 +2,12 @@
  * The cache's bookkeeping, as plain synchronous transitions: entries, pins, reservations for
  * loads in progress, and the byte accounting that keeps everything held within the capacity.
  */
-import type { CachedFile, CacheListing, CacheStats } from "../services/Cache.js"
+import { type CachedFile, type CacheListing, type CacheStats, isSlice } from "../services/Cache.js"
 import { type FileInfo, sameVersion } from "../services/FileStore.js"
 import type { EvictionPolicy } from "./EvictionPolicy.js"
+
+// Enough for the loads that follow the evictions a reservation makes, a slice or two.
+const SPARES = 2
 
 export interface Entry {
   readonly file: CachedFile
@@ -28,6 +31,9 @@ export class CacheState {
   private held = 0
   private pinnedEntries = 0
   private evictions = 0
+  private slices = 0
+  /** Memory of freed recyclable entries, for loads of the same size: a few, not counted as used. */
+  private readonly spares: Array<Uint8Array> = []
 
   constructor(readonly capacity: number, private readonly policy: EvictionPolicy) {}
 
@@ -72,6 +78,7 @@ export class CacheState {
     const entry: Entry = { file, pins: 1, attached: true }
     this.pinnedEntries++
     this.entries.set(file.info.name, entry)
+    if (isSlice(file.info.name)) this.slices++
     this.policy.insert(file.info.name, reservation.size)
     reservation.state = entry
     return entry
@@ -95,7 +102,13 @@ export class CacheState {
     if (entry.pins > 0) return
     this.pinnedEntries--
     this.held -= entry.file.bytes.length
-    if (!entry.attached) this.used -= entry.file.bytes.length
+    if (!entry.attached) this.free(entry)
+  }
+
+  /** A spare of exactly `size` bytes, taken out of the spares. */
+  spare(size: number): Uint8Array | undefined {
+    const index = this.spares.findIndex((bytes) => bytes.length === size)
+    return index < 0 ? undefined : this.spares.splice(index, 1)[0]
   }
 
   invalidate(name: string): void {
@@ -104,7 +117,11 @@ export class CacheState {
   }
 
   list(): Array<CacheListing> {
-    return Array.from(this.entries.values(), (entry) => ({ name: entry.file.info.name, size: entry.file.info.size }))
+    const listing: Array<CacheListing> = []
+    for (const { file: { info } } of this.entries.values()) {
+      if (!isSlice(info.name)) listing.push({ name: info.name, size: info.size })
+    }
+    return listing
   }
 
   stats(): CacheStats {
@@ -112,6 +129,7 @@ export class CacheState {
       capacity: this.capacity,
       used: this.used,
       entries: this.entries.size,
+      slices: this.slices,
       pinned: this.pinnedEntries,
       evictions: this.evictions
     }
@@ -133,7 +151,14 @@ export class CacheState {
 
   private remove(entry: Entry): void {
     this.entries.delete(entry.file.info.name)
+    if (isSlice(entry.file.info.name)) this.slices--
     entry.attached = false
-    if (entry.pins === 0) this.used -= entry.file.bytes.length
+    if (entry.pins === 0) this.free(entry)
+  }
+
+  /** An entry neither indexed nor pinned: its bytes leave the accounting, and a recyclable one's memory is kept. */
+  private free(entry: Entry): void {
+    this.used -= entry.file.bytes.length
+    if (entry.file.recyclable === true && this.spares.length < SPARES) this.spares.push(entry.file.bytes)
   }
 }

@@ -38,6 +38,7 @@ import {
   port,
   rateLimit,
   requestTimeout,
+  sliceSize,
   stallTimeout,
   streamBuffers,
   tokens,
@@ -140,6 +141,7 @@ const options = {
   cacheSize,
   cachePolicy,
   streamBuffers,
+  sliceSize,
   maxConnections,
   requestTimeout,
   stallTimeout,
@@ -193,7 +195,7 @@ export const command = Command.make(
   HelpDoc.p("  AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... ferry-server 0.0.0.0 9098 s3://bucket/files"),
   HelpDoc.p(
     `Defaults: --cache-size ${DEFAULTS.cacheSize}, --cache-policy ${DEFAULT_POLICY}, ` +
-      `--stream-buffers ${DEFAULTS.streamBuffers}, --max-connections ${DEFAULTS.maxConnections}, ` +
+      `--stream-buffers ${DEFAULTS.streamBuffers}, --slice-size ${DEFAULTS.sliceSize}, --max-connections ${DEFAULTS.maxConnections}, ` +
       `--request-timeout "${DEFAULTS.requestTimeout}", --stall-timeout "${DEFAULTS.stallTimeout}", ` +
       `--grace-period "${DEFAULTS.gracePeriod}", --log-format text, --log-level info (env FERRY_LOG_LEVEL).`
   ),

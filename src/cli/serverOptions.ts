@@ -17,6 +17,8 @@ import { checkDirectory } from "./origin.js"
 export const DEFAULTS = {
   cacheSize: "64MiB",
   streamBuffers: "32MiB",
+  // Off until slices stop pushing small files out of the cache (measured in the soak: see the README).
+  sliceSize: "0",
   maxConnections: 1024,
   requestTimeout: "10 seconds",
   stallTimeout: "60 seconds",
@@ -65,6 +67,23 @@ export const streamBuffers = Options.text("stream-buffers").pipe(
     Either.match(parseBytes(text), {
       onLeft: (message) => invalid(`--stream-buffers: ${message}`),
       onRight: (bytes) => bytes >= 2 ** 20 ? Effect.succeed(bytes) : invalid("--stream-buffers must be at least 1MiB")
+    })
+  )
+)
+export const sliceSize = Options.text("slice-size").pipe(
+  Options.withFallbackConfig(Config.string("FERRY_SLICE_SIZE")),
+  Options.withDefault(DEFAULTS.sliceSize),
+  Options.withDescription(
+    "Slices a file larger than the cache is cached in, each an entry of its own, so that clients reading " +
+      "it at about the same time share one read from disk (4MiB measured best); 0, the default, streams " +
+      "such files from disk per request. " +
+      "0 or at least 64KiB. Env: FERRY_SLICE_SIZE."
+  ),
+  Options.mapEffect((text) =>
+    Either.match(parseBytes(text), {
+      onLeft: (message) => invalid(`--slice-size: ${message}`),
+      onRight: (bytes) =>
+        bytes === 0 || bytes >= 64 * 1024 ? Effect.succeed(bytes) : invalid("--slice-size must be 0 or at least 64KiB")
     })
   )
 )

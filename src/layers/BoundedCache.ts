@@ -62,6 +62,7 @@ export const make = (options: CacheOptions) =>
       capacity: options.capacity,
       lookup,
       admit,
+      spare: (size) => transact((s) => s.spare(size)),
       invalidate: (name) => transact((s) => s.invalidate(name)),
       list: transact((s) => s.list()),
       stats: transact((s) => s.stats())

@@ -17,9 +17,30 @@ export interface CachedFile {
   readonly digest: (digest: Digest) => Effect.Effect<Uint8Array>
   /** A digest of `bytes` if it has been computed already (never computing it); none told when left out. */
   readonly known?: (digest: Digest) => Uint8Array | undefined
+  /**
+   * Whether `bytes` are only ever read while the entry is pinned (a slice's are), so that once it is
+   * evicted and unpinned the cache may hand its memory to a load of the same size (`spare`) rather
+   * than leave it to the garbage collector, which would let the process hold more than the capacity.
+   */
+  readonly recyclable?: boolean
 }
 
-/** One line of `list`: a file the cache holds. */
+/**
+ * The entry that holds slice `index` of `info`'s version, for a file cached in slices (one larger
+ * than the cache): named apart from every file (a NUL is in no file's name) and by the file's size,
+ * so that a slice of another version is never taken for it; checked as a file's entry is, by its
+ * version.
+ */
+export const sliceOf = (info: FileInfo, index: number, sliceSize: number): FileInfo => ({
+  ...info,
+  name: `${info.name}\u0000${info.size}:${index}`,
+  size: Math.min(sliceSize, info.size - index * sliceSize)
+})
+
+/** Whether an entry's name is a slice's rather than a file's. */
+export const isSlice = (name: string): boolean => name.includes("\u0000")
+
+/** One line of `list`: a file the cache holds whole (slices are only counted, in `CacheStats`). */
 export interface CacheListing {
   readonly name: string
   readonly size: number
@@ -30,6 +51,8 @@ export interface CacheStats {
   /** Bytes held: entries, entries being loaded, and dropped entries still being sent. */
   readonly used: number
   readonly entries: number
+  /** The part of `entries` that are slices of files larger than the cache. */
+  readonly slices: number
   /** Entries currently being sent or loaded. */
   readonly pinned: number
   readonly evictions: number
@@ -54,6 +77,8 @@ export class Cache extends Context.Tag("ferry/Cache")<Cache, {
     info: FileInfo,
     load: Effect.Effect<CachedFile, E>
   ) => Effect.Effect<Option.Option<CachedFile>, E, Scope.Scope>
+  /** Memory of exactly `size` bytes freed from a recyclable entry, to load into; none at hand if undefined. */
+  readonly spare: (size: number) => Effect.Effect<Uint8Array | undefined>
   /** Drops any copy of `name`, e.g. once the file is known to be gone. */
   readonly invalidate: (name: string) => Effect.Effect<void>
   /** The files held, in no particular order. */

@@ -33,6 +33,29 @@ const loadAndRelease = (state: CacheState, i: FileInfo) => {
 const names = (state: CacheState) => state.list().map((entry) => entry.name).sort()
 
 describe("CacheState", () => {
+  it("keeps the memory of an evicted recyclable entry as a spare, never one that is still pinned", () => {
+    const state = new CacheState(20, lru())
+    const slice = (name: string) => {
+      const reservation = state.reserve(10)!
+      const entry = state.commit(reservation, { ...file(info(name, 10)), recyclable: true })
+      return { reservation, entry }
+    }
+    const a = slice("a")
+    const b = slice("b")
+    state.release(b.reservation)
+    // "b" is evicted for "c" (a is pinned): its memory is spare, and a's is not.
+    const c = slice("c")
+    expect(state.spare(10)).toBe(b.entry.file.bytes)
+    expect(state.spare(10)).toBeUndefined()
+    // "a" dropped while pinned: spare only once its last pin goes.
+    state.invalidate("a")
+    expect(state.spare(10)).toBeUndefined()
+    state.release(a.reservation)
+    expect(state.spare(10)).toBe(a.entry.file.bytes)
+    state.release(c.reservation)
+    expect(state.stats()).toMatchObject({ used: 10, entries: 1, pinned: 0 })
+  })
+
   it("evicts the least recently used entries first, only as many as needed", () => {
     const state = new CacheState(30, lru())
     for (const name of ["a", "b", "c"]) loadAndRelease(state, info(name, 10))

@@ -30,7 +30,7 @@ const served = (name: string) =>
   Effect.scoped(Effect.map(fetchFile(name), (content) =>
     content._tag === "Cached"
       ? { how: content.loaded ? "load" : "hit", bytes: content.file.bytes }
-      : { how: content.reason, bytes: undefined }))
+      : { how: content._tag === "Streamed" ? content.reason : "sliced", bytes: undefined }))
 
 const cached = Effect.flatMap(Cache, (cache) => cache.list).pipe(
   Effect.map((entries) => entries.map((entry) => entry.name).sort())

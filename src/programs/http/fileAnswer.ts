@@ -2,7 +2,7 @@
  * A GET or HEAD of a file over HTTP, decided through the same flow as a native GET (fetchFile: one
  * disk read for a herd, pins, staleness, confinement): 200 whole, 206 one range, 304 not modified,
  * 416 a range past the end; with its validators, type and, when asked or already known, its digest.
- * A streamed file is read only within the range sent.
+ * A streamed file, or one read in slices, is read only within the range sent.
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -10,11 +10,11 @@ import type { Cache } from "../../services/Cache.js"
 import type { FileInfo, FileStore, FileStoreError } from "../../services/FileStore.js"
 import { type HttpAnswer, HttpBody, HttpDoorError, type HttpRequest } from "../../services/HttpDoor.js"
 import type { LockManager } from "../../services/LockManager.js"
-import { type Content, fetchFile } from "../server/fetchFile.js"
+import { cacheResultOf, type Content, fetchFile, infoOf } from "../server/fetchFile.js"
 import { countDecision } from "../server/respond.js"
 import type { ServerMetrics } from "../server/ServerMetrics.js"
 import type { StreamBuffers } from "../server/StreamBuffers.js"
-import type { Window } from "../server/streamFile.js"
+import type { OpenStream, Window } from "../server/streamFile.js"
 import { isNotModified, validatorsOf } from "./conditional.js"
 import { contentTypeOf } from "./contentType.js"
 import { select, type Selection } from "./ranges.js"
@@ -46,17 +46,27 @@ const windowOf = (decision: Decision, size: number, head: boolean): Window => {
   }
 }
 
-const infoOf = (content: Content): FileInfo => content._tag === "Cached" ? content.file.info : content.stream.info
-
-/** The body of `window` of the content: a slice of the pinned entry, or the stream's chunks. */
-const bodyOf = (content: Content, window: Window, report: Report): HttpBody => {
-  if (window.end === window.start) return HttpBody.Empty()
-  if (content._tag === "Cached") {
-    report.pending = window.end - window.start
-    return HttpBody.Bytes({ bytes: content.file.bytes.subarray(window.start, window.end) })
+/** The body of `window` of the content: a slice of the pinned entry, or chunks streamed or of slices. */
+const bodyOf = (
+  content: Content,
+  window: Window,
+  report: Report
+): Effect.Effect<HttpBody, FileStoreError, Scope.Scope> => {
+  if (window.end === window.start) return Effect.succeed(HttpBody.Empty())
+  switch (content._tag) {
+    case "Cached":
+      report.pending = window.end - window.start
+      return Effect.succeed(HttpBody.Bytes({ bytes: content.file.bytes.subarray(window.start, window.end) }))
+    case "Streamed":
+      return Effect.succeed(chunksOf(content.stream, report))
+    case "Sliced":
+      return Effect.map(content.file.read(window), (body) => chunksOf(body, report))
   }
-  const { stream } = content
-  return HttpBody.Chunks({
+}
+
+/** A body read chunk by chunk; a read that fails part-way cuts the connection (the door's Aborted). */
+const chunksOf = (stream: OpenStream, report: Report): HttpBody =>
+  HttpBody.Chunks({
     next: Effect.mapError(stream.next, (error) => {
       report.detail = error.message
       return new HttpDoorError({ reason: "Aborted", detail: error.message })
@@ -66,7 +76,6 @@ const bodyOf = (content: Content, window: Window, report: Report): HttpBody => {
       return stream.sent(chunk, millis)
     }
   })
-}
 
 /** The file's answer, or the error that it cannot be had (to be answered as not found, say). */
 export const fileAnswer = (
@@ -82,7 +91,7 @@ export const fileAnswer = (
     const head = request.method === "HEAD"
     const content = yield* fetchFile(name, (info) => windowOf(decide(request, info), info.size, head))
     const info = infoOf(content)
-    report.cache = content._tag === "Streamed" ? "bypass" : content.loaded ? "miss" : "hit"
+    report.cache = cacheResultOf(content)
     yield* countDecision("http", content)
 
     const validators = validatorsOf(info)
@@ -104,6 +113,10 @@ export const fileAnswer = (
         ? yield* content.file.digest("sha256")
         : content.file.known?.("sha256")
       if (known !== undefined) headers["repr-digest"] = reprDigest(known)
+    } else if (content._tag === "Sliced") {
+      // Remembered from a native read that went through the file in order; not computed for the asking.
+      const known = content.file.digest("sha256")
+      if (known !== undefined) headers["repr-digest"] = reprDigest(known)
     }
     const window = windowOf(decision, info.size, false)
     headers["content-length"] = String(window.end - window.start)
@@ -114,6 +127,6 @@ export const fileAnswer = (
     return {
       status: decision._tag === "Range" ? 206 : 200,
       headers,
-      body: head ? HttpBody.Empty() : bodyOf(content, window, report)
+      body: head ? HttpBody.Empty() : yield* bodyOf(content, window, report)
     }
   })

@@ -20,7 +20,7 @@ export interface Report {
   /** Bytes of an in-memory body, counted once the response has been sent. */
   pending: number
   /** For a file: sent from the cache, loaded into it, or streamed past it. */
-  cache?: "hit" | "miss" | "bypass"
+  cache?: "hit" | "miss" | "bypass" | "slice"
   /** For a range: where the body started. */
   from?: number
   /** The label of the request's token, when the server requires tokens. */

@@ -14,13 +14,14 @@ import * as MetricLabel from "effect/MetricLabel"
 import { Cache } from "../../services/Cache.js"
 import { FileStore } from "../../services/FileStore.js"
 import { LockManager } from "../../services/LockManager.js"
+import { Slices } from "./Slices.js"
 import { StreamBuffers } from "./StreamBuffers.js"
 
 /** Counted per door: the native port's requests apart from the HTTP door's. */
 const requestCounters = {
   requests: "requests answered, whatever their status",
   hits: "files sent from the cache",
-  misses: "files not in the cache: loaded into it, or streamed",
+  misses: "files not in the cache: loaded into it, streamed, or read through it in slices",
   loads: "files read from disk into the cache",
   streamed: "files streamed from disk, uncached",
   failures: "requests answered with a failure status",
@@ -43,7 +44,7 @@ export type Door = "ferry" | "http"
 export const DOORS: ReadonlyArray<Door> = ["ferry", "http"]
 
 /** How a request's file was had, or "none" for a request that sent none. */
-export type CacheResult = "hit" | "miss" | "bypass" | "none"
+export type CacheResult = "hit" | "miss" | "bypass" | "slice" | "none"
 
 /** A request's duration and the bytes it sent, for one status and cache result. */
 export interface RequestHistograms {
@@ -179,12 +180,16 @@ export const snapshot = Effect.gen(function*() {
     }
   }
   const cacheStats = yield* cache.stats
+  const slices = yield* Effect.serviceOption(Slices)
+  const sliceCounts = slices._tag === "Some" ? yield* slices.value.counts : { sliceLoads: 0, sliceHits: 0 }
   return {
     uptimeSeconds: Math.round(((yield* Clock.currentTimeMillis) - metrics.startedAt) / 100) / 10,
     activeConnections: (yield* Metric.value(metrics.activeConnections)).value,
     ...values,
     evictions: cacheStats.evictions,
     entries: cacheStats.entries,
+    sliceEntries: cacheStats.slices,
+    ...sliceCounts,
     usedBytes: cacheStats.used,
     capacityBytes: cacheStats.capacity,
     pinnedEntries: cacheStats.pinned,

@@ -17,7 +17,25 @@ interface State {
 /** What `stats` reports that is not an Effect metric, by its Prometheus name. */
 const STATE: ReadonlyArray<State> = [
   { stat: "evictions", name: "ferry_cache_evictions_total", type: "counter", help: "files evicted from the cache" },
-  { stat: "entries", name: "ferry_cache_entries", type: "gauge", help: "files in the cache" },
+  { stat: "entries", name: "ferry_cache_entries", type: "gauge", help: "files and slices in the cache" },
+  {
+    stat: "sliceEntries",
+    name: "ferry_cache_slice_entries",
+    type: "gauge",
+    help: "slices of files larger than the cache, in the cache"
+  },
+  {
+    stat: "sliceLoads",
+    name: "ferry_slice_loads_total",
+    type: "counter",
+    help: "slices of files larger than the cache read from disk into it"
+  },
+  {
+    stat: "sliceHits",
+    name: "ferry_slice_hits_total",
+    type: "counter",
+    help: "slices of files larger than the cache sent from it"
+  },
   {
     stat: "usedBytes",
     name: "ferry_cache_used_bytes",

@@ -1,6 +1,7 @@
 /**
  * How a request for a file is decided: served from the cache, loaded into it once however many
- * ask at the same time, or streamed from disk when it cannot be cached.
+ * ask at the same time, read through it in slices when larger than the whole cache, or streamed
+ * from disk when it cannot be cached (no room, or slicing off).
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -10,6 +11,8 @@ import { Cache, type CachedFile } from "../../services/Cache.js"
 import { type FileInfo, FileStore, type FileStoreError } from "../../services/FileStore.js"
 import { LockManager } from "../../services/LockManager.js"
 import { digestsOf } from "./digest.js"
+import { openSliced, type SlicedFile } from "./sliceFile.js"
+import { Slices } from "./Slices.js"
 import type { StreamBuffers } from "./StreamBuffers.js"
 import { type OpenStream, openStream, type Window } from "./streamFile.js"
 
@@ -22,8 +25,26 @@ export type Content = Data.TaggedEnum<{
    * looked up again rather than half sent.
    */
   Streamed: { readonly stream: OpenStream; readonly reason: "too-large" | "no-room" }
+  /** Larger than the whole cache, read through it slice by slice; its first slice had already. */
+  Sliced: { readonly file: SlicedFile }
 }>
 export const Content = Data.taggedEnum<Content>()
+
+/** The version a content is of. */
+export const infoOf = (content: Content): FileInfo =>
+  content._tag === "Streamed" ? content.stream.info : content.file.info
+
+/** How a content was had, as the request log and the histograms name it. */
+export const cacheResultOf = (content: Content): "hit" | "miss" | "bypass" | "slice" => {
+  switch (content._tag) {
+    case "Cached":
+      return content.loaded ? "miss" : "hit"
+    case "Streamed":
+      return "bypass"
+    case "Sliced":
+      return "slice"
+  }
+}
 
 // A file that changes between being looked up and being read is looked up again, a few times.
 const CHANGED_RETRIES = 3
@@ -48,7 +69,14 @@ const attempt = (
     const info = yield* files.stat(name).pipe(
       Effect.tapError((error) => error.reason === "NotFound" ? cache.invalidate(name) : Effect.void)
     )
-    if (info.size > cache.capacity) return yield* streamed(files, info, "too-large", windowOf)
+    if (info.size > cache.capacity) {
+      const slices = yield* Effect.serviceOption(Slices)
+      if (Option.isNone(slices) || slices.value.sliceSize === 0 || slices.value.sliceSize > cache.capacity) {
+        return yield* streamed(files, info, "too-large", windowOf)
+      }
+      const file = yield* openSliced({ files, cache, locks, slices: slices.value }, info, windowOf(info))
+      return Content.Sliced({ file })
+    }
 
     const hit = yield* cache.lookup(info)
     if (Option.isSome(hit)) return Content.Cached({ file: hit.value, loaded: false })

@@ -7,10 +7,11 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
 import { LogLine } from "../../format/LogLine.js"
 import { printable } from "../../format/Printable.js"
 import * as Codec from "../../protocol/Codec.js"
-import { DIGEST_NAMES } from "../../protocol/Digest.js"
+import { type Digest, DIGEST_NAMES, type Hasher } from "../../protocol/Digest.js"
 import { Cache } from "../../services/Cache.js"
 import type { Connection, ConnectionError } from "../../services/Connection.js"
 import type { FileInfo, FileStore, FileStoreError } from "../../services/FileStore.js"
@@ -18,11 +19,12 @@ import type { LockManager } from "../../services/LockManager.js"
 import { Tokens } from "../../services/Tokens.js"
 import { statsOfAll } from "./allWorkers.js"
 import { authenticate, authorize, type Caller } from "./authorize.js"
-import { Content, fetchFile } from "./fetchFile.js"
+import { cacheResultOf, Content, fetchFile, infoOf } from "./fetchFile.js"
 import { fileVersion, sameBytes } from "./fileVersion.js"
 import { listTree } from "./listTree.js"
 import { sendCached } from "./sendCached.js"
 import { countRequest, type Door, recordRequest, type ServerMetrics, snapshot } from "./ServerMetrics.js"
+import type { SlicedFile } from "./sliceFile.js"
 import type { StreamBuffers } from "./StreamBuffers.js"
 import { digestOfStream, sendStreamed } from "./streamFile.js"
 
@@ -30,8 +32,8 @@ import { digestOfStream, sendStreamed } from "./streamFile.js"
 interface Report {
   status: Codec.Status
   bytes: number
-  /** For a file: sent from the cache, loaded into it, or streamed past it. */
-  cache?: "hit" | "miss" | "bypass"
+  /** For a file: sent from the cache, loaded into it, streamed past it, or read through it in slices. */
+  cache?: "hit" | "miss" | "bypass" | "slice"
   /** For a resumed GET: where the body started. */
   from?: number
   /** The label of the connection's token, when the server requires tokens. */
@@ -66,9 +68,12 @@ const notFetched = (connection: Connection, report: Report, kind: Codec.Kind, er
 /** Counts how a file was had: a hit, a load, or a stream. */
 export const countDecision = (door: Door, content: Content) => {
   const count = (name: "hits" | "misses" | "loads" | "streamed") => countRequest(door, name)
-  return content._tag === "Cached"
-    ? content.loaded ? Effect.zipRight(count("misses"), count("loads")) : count("hits")
-    : Effect.zipRight(count("misses"), count("streamed"))
+  return Content.$match(content, {
+    Cached: ({ loaded }) => loaded ? Effect.zipRight(count("misses"), count("loads")) : count("hits"),
+    Streamed: () => Effect.zipRight(count("misses"), count("streamed")),
+    // Its slices are counted as they are had (sliceLoads, sliceHits): the file itself was not in the cache.
+    Sliced: () => count("misses")
+  })
 }
 
 /** Where a GET's body starts: at the client's offset if it holds the file's current version. */
@@ -89,13 +94,26 @@ const get = (connection: Connection, report: Report, { digests, name, resume }: 
       return yield* fail(connection, report, Codec.Kind.Get, Codec.Status.BadRequest, "offset past the end of the file")
     }
     if (resume !== undefined) report.from = start
-    report.cache = content._tag === "Streamed" ? "bypass" : content.loaded ? "miss" : "hit"
+    report.cache = cacheResultOf(content)
     yield* countDecision("ferry", content)
     const sent = (bytes: number) => {
       report.bytes += bytes
       return countRequest("ferry", "bytesServed", bytes)
     }
     if (content._tag === "Cached") return yield* sendCached(connection, content.file, digest, start, sent)
+    if (content._tag === "Sliced") {
+      // The bytes before `start` are read only while the trailer's digest is not known yet: they feed it.
+      const { file } = content
+      const from = file.digest(digest) === undefined ? 0 : start
+      const body = yield* Effect.either(file.read({ start: from, end: info.size }, digest))
+      if (body._tag === "Left") return yield* notFetched(connection, report, Codec.Kind.Get, body.left)
+      const aborted = yield* sendStreamed(connection, body.right, digest, start, sent, fedDigest(file, digest), from)
+      if (aborted !== undefined) {
+        report.status = Codec.Status.InternalError
+        report.detail = aborted
+      }
+      return
+    }
     const aborted = yield* sendStreamed(connection, content.stream, digest, start, sent)
     if (aborted !== undefined) {
       report.status = Codec.Status.InternalError
@@ -103,18 +121,27 @@ const get = (connection: Connection, report: Report, { digests, name, resume }: 
     }
   }))
 
-const infoOf = (content: Content): FileInfo => content._tag === "Cached" ? content.file.info : content.stream.info
+/** The digest of a sliced file as its reads feed it: complete once every byte has passed. */
+const fedDigest = (file: SlicedFile, digest: Digest): Hasher => ({
+  update: () => {},
+  digest: () => {
+    const value = file.digest(digest)
+    if (value === undefined) throw new Error(`the ${digest} digest of ${file.info.name} was not complete at its end`)
+    return value
+  }
+})
 
 /** A file's facts and digest: from the cache, or read through once when it is too large for it. */
 const stat = (connection: Connection, report: Report, { digests, name }: Codec.Request & { _tag: "Stat" }) =>
   Effect.scoped(Effect.gen(function*() {
     const digest = digests[0]
     if (digest === undefined) return yield* unsupportedDigest(connection, report, Codec.Kind.Stat)
-    const known = yield* Effect.either(Effect.flatMap(fetchFile(name), (content) =>
-      Effect.map(
-        content._tag === "Cached" ? content.file.digest(digest) : digestOfStream(content.stream, digest),
-        (value) => ({ info: infoOf(content), value })
-      )))
+    const known = yield* Effect.either(
+      Effect.flatMap(
+        fetchFile(name),
+        (content) => Effect.map(digestOf(content, digest), (value) => ({ info: infoOf(content), value }))
+      )
+    )
     if (known._tag === "Left") return yield* notFetched(connection, report, Codec.Kind.Stat, known.left)
     const { info, value } = known.right
     yield* connection.write(Codec.encodeFileFacts({
@@ -125,6 +152,20 @@ const stat = (connection: Connection, report: Report, { digests, name }: Codec.R
       value
     }))
   }))
+
+/** The digest of a file's whole content: known, or read through for. */
+const digestOf = (content: Content, digest: Digest): Effect.Effect<Uint8Array, FileStoreError, Scope.Scope> =>
+  Content.$match(content, {
+    Cached: ({ file }) => file.digest(digest),
+    Streamed: ({ stream }) => digestOfStream(stream, digest),
+    Sliced: ({ file }) =>
+      file.digest(digest) === undefined
+        ? Effect.map(
+          Effect.flatMap(file.read({ start: 0, end: file.info.size }, digest), (body) => digestOfStream(body, digest)),
+          () => fedDigest(file, digest).digest()
+        )
+        : Effect.succeed(file.digest(digest)!)
+  })
 
 const list = (connection: Connection) =>
   Effect.flatMap(Cache, (cache) => cache.list).pipe(

@@ -23,6 +23,7 @@ import { closeWith } from "./closeWith.js"
 import { exposition } from "./exposition.js"
 import { type ConnectionLimits, handleConnection } from "./handleConnection.js"
 import * as ServerMetrics from "./ServerMetrics.js"
+import { makeSlices, Slices } from "./Slices.js"
 import { makeStreamBuffers, StreamBuffers } from "./StreamBuffers.js"
 
 export interface ServeOptions extends ConnectionLimits {
@@ -34,6 +35,8 @@ export interface ServeOptions extends ConnectionLimits {
   readonly stallTimeout: Duration.DurationInput
   /** Bytes of file chunks read for streaming and not yet sent, all streams together. */
   readonly streamBuffers: number
+  /** Bytes per slice of a file larger than the cache; 0 (the default here) streams such files. */
+  readonly sliceSize?: number | undefined
 }
 
 const turnAway = (connection: ServerConnection, why = "too many connections") =>
@@ -138,5 +141,6 @@ export const serve = (options: ServeOptions) =>
     Effect.scoped,
     Effect.provideServiceEffect(ServerMetrics.ServerMetrics, ServerMetrics.make),
     Effect.provideServiceEffect(StreamBuffers, makeStreamBuffers(options.streamBuffers)),
+    Effect.provideServiceEffect(Slices, makeSlices(options.sliceSize ?? 0)),
     Effect.onInterrupt(() => Effect.logInfo("stopped"))
   )

@@ -9,7 +9,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Codec from "../../protocol/Codec.js"
-import { type Digest, hasher } from "../../protocol/Digest.js"
+import { type Digest, type Hasher, hasher } from "../../protocol/Digest.js"
 import type { Connection, ConnectionError } from "../../services/Connection.js"
 import type { FileInfo, FileStore, FileStoreError } from "../../services/FileStore.js"
 import { fileVersion } from "./fileVersion.js"
@@ -114,13 +114,18 @@ export const openStream = (files: FileStore["Type"], info: FileInfo, window: Win
  * sent, since the trailer's digest is of the whole file. If reading fails part-way, the body is
  * ended with an aborted trailer, so the client can tell the failure from a complete file and the
  * connection stays usable; the reason is returned.
+ *
+ * `file`'s chunks start at byte `from` (0 unless told), and `hash` is what the trailer's digest comes
+ * from: by default, a hasher fed every chunk; a file read in slices brings its own.
  */
 export const sendStreamed = <R>(
   connection: Connection,
   file: OpenStream,
   digest: Digest,
   start: number,
-  onSent: OnSent<R>
+  onSent: OnSent<R>,
+  hash: Hasher = hasher(digest),
+  from = 0
 ): Effect.Effect<string | undefined, ConnectionError, R> => {
   // Sent with the first bytes that go out: before the trailer, however the body ends.
   let head: Uint8Array | undefined = Codec.encodeFileHead(file.info.size, digest, {
@@ -134,8 +139,7 @@ export const sendStreamed = <R>(
       return written
     })
   return Effect.gen(function*() {
-    const hash = hasher(digest)
-    let position = 0
+    let position = from
     for (let chunk = yield* file.next; chunk.length > 0; chunk = yield* file.next) {
       hash.update(chunk)
       const skipped = Math.min(chunk.length, Math.max(0, start - position))
