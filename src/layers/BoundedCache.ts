@@ -21,7 +21,8 @@ export const make = (options: CacheOptions) =>
     // The state is mutable inside (eviction policies need O(1) linked structures), so it must
     // only ever be touched through `transact`: each call runs to completion without yielding,
     // which on one JavaScript thread makes it atomic.
-    const state = yield* Ref.make(new CacheState(options.capacity, options.policy(options.capacity)))
+    const owned = new CacheState(options.capacity, options.policy(options.capacity))
+    const state = yield* Ref.make(owned)
     const transact = <A>(f: (state: CacheState) => A) => Ref.modify(state, (s) => [f(s), s] as const)
 
     /**
@@ -58,9 +59,25 @@ export const make = (options: CacheOptions) =>
         return Option.some(entry.file)
       })
 
+    // Synchronous as `transact` is: on one thread, nothing else touches the state meanwhile.
+    const pinNow: NonNullable<Cache["Type"]["pinNow"]> = (info) => {
+      const entry = owned.lookup(info)
+      if (entry === undefined) return undefined
+      let released = false
+      return {
+        file: entry.file,
+        release: () => {
+          if (released) return
+          released = true
+          owned.unpin(entry)
+        }
+      }
+    }
+
     return Cache.of({
       capacity: options.capacity,
       lookup,
+      pinNow,
       admit,
       spare: (size) => transact((s) => s.spare(size)),
       invalidate: (name) => transact((s) => s.invalidate(name)),

@@ -76,20 +76,6 @@ const openDirectory = (root: string): Effect.Effect<string, DirectoryError> =>
 
 const RESOLVED_NAMES = 65_536
 
-/**
- * The file a path leads to, following symlinks; `undefined` when there is none. Synchronous, as nginx
- * stats files: on a name already resolved, whose directories the kernel has cached, it costs 5-7 µs
- * here, where handing it to libuv's thread pool costs about 24 µs of CPU, mostly in waking a thread.
- */
-const statOf = (path: string): Effect.Effect<BigIntStats | undefined> =>
-  Effect.sync(() => {
-    try {
-      return fs.statSync(path, { bigint: true, throwIfNoEntry: false })
-    } catch {
-      return undefined
-    }
-  })
-
 const infoOf = (name: string, stats: BigIntStats): FileInfo => ({
   name,
   size: Number(stats.size),
@@ -138,22 +124,34 @@ export const make = (root: string): Effect.Effect<FileStore["Type"], DirectoryEr
       resolved.set(name, { dev: stats.dev, ino: stats.ino })
     }
 
-    const stat = (name: string): Effect.Effect<FileInfo, FileStoreError> => {
+    // Synchronous, as nginx stats files: on a name already resolved, whose directories the kernel has
+    // cached, it costs 5-7 µs here, where handing it to libuv's thread pool costs about 24 µs of CPU,
+    // mostly in waking a thread.
+    const statKnown = (name: string): FileInfo | undefined => {
       const known = resolved.get(name)
-      if (known === undefined) {
+      if (known === undefined) return undefined
+      let stats: BigIntStats | undefined
+      try {
+        stats = fs.statSync(`${prefix}${name}`, { bigint: true, throwIfNoEntry: false })
+      } catch {
+        return undefined
+      }
+      return stats !== undefined && stats.isFile() && stats.dev === known.dev && stats.ino === known.ino
+        ? infoOf(name, stats)
+        : undefined
+    }
+
+    const stat = (name: string): Effect.Effect<FileInfo, FileStoreError> =>
+      Effect.suspend(() => {
+        const known = statKnown(name)
+        if (known !== undefined) return Effect.succeed(known)
+        // Not resolved yet, or no longer the file it was resolved to: resolved again.
+        resolved.delete(name)
         return resolve(name).pipe(Effect.map(({ stats }) => {
           remember(name, stats)
           return infoOf(name, stats)
         }))
-      }
-      return Effect.flatMap(statOf(`${prefix}${name}`), (stats) => {
-        if (stats !== undefined && stats.isFile() && stats.dev === known.dev && stats.ino === known.ino) {
-          return Effect.succeed(infoOf(name, stats))
-        }
-        resolved.delete(name)
-        return stat(name)
       })
-    }
 
     const fstat = (info: FileInfo, handle: fsp.FileHandle) =>
       Effect.tryPromise({
@@ -253,7 +251,7 @@ export const make = (root: string): Effect.Effect<FileStore["Type"], DirectoryEr
         })
       }))
 
-    return FileStore.of({ stat, read, open, list, openHandles: Ref.get(handles) })
+    return FileStore.of({ stat, statKnown, read, open, list, openHandles: Ref.get(handles) })
   })
 
 export const layer = (root: string): Layer.Layer<FileStore, DirectoryError> => Layer.effect(FileStore, make(root))

@@ -19,10 +19,11 @@ import {
   type HttpAnswer,
   HttpDoor,
   type HttpRequest,
-  type HttpServeOptions
+  type HttpServeOptions,
+  type ImmediateAnswer
 } from "../services/HttpDoor.js"
 import { type ServerAddress, ServerError } from "../services/SocketServer.js"
-import { makeSend } from "./internal/HttpSend.js"
+import { makeSend, sendNow } from "./internal/HttpSend.js"
 import { listen } from "./NodeSocketServer.js"
 
 export interface HttpDoorOptions extends ServerAddress {
@@ -166,11 +167,33 @@ export const make = (
         const fireEvent = (event: ConnectionEvent) =>
           void run(serveOptions.onConnection(event) as Effect.Effect<void, never, Exclude<R, Scope.Scope>>)
         events = fireEvent
+        // Answers sent at once, with no fiber to wait for: counted, so that a drain waits for them too.
+        let immediateInFlight = 0
+        let onImmediateIdle: (() => void) | undefined
+        const immediatelyIdle = Effect.async<void>((resume) => {
+          if (immediateInFlight === 0) return resume(Effect.void)
+          onImmediateIdle = () => resume(Effect.void)
+          return Effect.sync(() => void (onImmediateIdle = undefined))
+        })
+        const sendImmediately = (response: Http.ServerResponse, immediate: ImmediateAnswer) => {
+          immediateInFlight++
+          sendNow(response, {
+            answer: immediate.answer,
+            done: (outcome) => {
+              immediateInFlight--
+              immediate.done(outcome)
+              if (immediateInFlight === 0) onImmediateIdle?.()
+            }
+          }, stallMillis)
+        }
+
         handler = (request, response) => {
           if (turnedAway.has(request.socket)) {
             fireEvent("turnedAway")
             return plain(response, 503, "server busy: too many connections, try again later")
           }
+          const immediate = draining ? undefined : serveOptions.immediate?.(requestOf(request))
+          if (immediate !== undefined) return sendImmediately(response, immediate)
           run(answerOne(request, response))
         }
 
@@ -181,13 +204,16 @@ export const make = (
             // takes in those whose request has been read and whose response is still being sent.
             // Idle ones are closed with the rest below, once the responses in flight are done.
             Net.Server.prototype.close.call(server)
-            const active = yield* FiberSet.size(handlers)
+            const active = (yield* FiberSet.size(handlers)) + immediateInFlight
             if (active > 0) {
               yield* Effect.logInfo(`http: shutting down: waiting for ${active} response(s) to finish`).pipe(
                 Effect.annotateLogs("gracePeriod", Duration.format(serveOptions.gracePeriod))
               )
             }
-            yield* Effect.timeoutOption(Effect.interruptible(FiberSet.awaitEmpty(handlers)), serveOptions.gracePeriod)
+            yield* Effect.timeoutOption(
+              Effect.interruptible(Effect.zip(FiberSet.awaitEmpty(handlers), immediatelyIdle, { concurrent: true })),
+              serveOptions.gracePeriod
+            )
             yield* FiberSet.clear(handlers)
             handler = undefined
             events = () => {}

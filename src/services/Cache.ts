@@ -79,6 +79,12 @@ export class Cache extends Context.Tag("ferry/Cache")<Cache, {
   ) => Effect.Effect<Option.Option<CachedFile>, E, Scope.Scope>
   /** Memory of exactly `size` bytes freed from a recyclable entry, to load into; none at hand if undefined. */
   readonly spare: (size: number) => Effect.Effect<Uint8Array | undefined>
+  /**
+   * `lookup` without an Effect, for a hot path where the Effect costs more than the lookup: the cached
+   * copy of exactly `info`'s version, pinned until `release` is called (once, on every path), or
+   * undefined. Left out by a cache that cannot answer synchronously.
+   */
+  readonly pinNow?: (info: FileInfo) => { readonly file: CachedFile; readonly release: () => void } | undefined
   /** Drops any copy of `name`, e.g. once the file is known to be gone. */
   readonly invalidate: (name: string) => Effect.Effect<void>
   /** The files held, in no particular order. */

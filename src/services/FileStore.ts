@@ -84,6 +84,13 @@ export class FileStoreError extends Data.TaggedError("FileStoreError")<{
 export class FileStore extends Context.Tag("ferry/FileStore")<FileStore, {
   /** Looks a name up. Fails with `NotFound` for anything but a regular file inside the directory. */
   readonly stat: (name: string) => Effect.Effect<FileInfo, FileStoreError>
+  /**
+   * `stat` without an Effect, for a hot path: the name's current version when an earlier `stat` has
+   * already found it to be a regular file inside the directory and it is still that file; undefined
+   * whenever that cannot be said at once (then `stat` decides, NotFound included). Left out by a store
+   * that cannot answer synchronously.
+   */
+  readonly statKnown?: (name: string) => FileInfo | undefined
   /** Reads the whole file, failing with `Changed` unless exactly `info`'s version was read. */
   readonly read: (info: FileInfo) => Effect.Effect<Uint8Array, FileStoreError>
   /**

@@ -69,7 +69,23 @@ export interface HttpAnswer {
 /** What happens to the door's connections, for the server's counters. */
 export type ConnectionEvent = "opened" | "closed" | "turnedAway" | "timedOut"
 
+/** How the sending of an answer ended: handed whole to the kernel, or cut off. */
+export type SendOutcome = "sent" | "closed" | "stalled"
+
+/** An answer decided at once, without an Effect, and who to tell how its sending ended. */
+export interface ImmediateAnswer {
+  /** Its body is `Empty` or `Bytes`, held until `done` is called. */
+  readonly answer: HttpAnswer
+  /** Called once, when the response has been handed to the kernel or cut off. */
+  readonly done: (outcome: SendOutcome) => void
+}
+
 export interface HttpServeOptions<R> {
+  /**
+   * Answers a request at once when it can, with no fiber or scope of its own (a cached file, the
+   * common case); `undefined` hands it to `handle`, which decides everything else.
+   */
+  readonly immediate?: ((request: HttpRequest) => ImmediateAnswer | undefined) | undefined
   /** On shutdown, how long responses in flight may take to finish. */
   readonly gracePeriod: Duration.DurationInput
   readonly onConnection: (event: ConnectionEvent) => Effect.Effect<void, never, R>

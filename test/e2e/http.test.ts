@@ -210,6 +210,45 @@ describe("--http", () => {
       expect(stats.stdout).toMatch(/^stalls\s+1$/m)
     }))
 
+  it.scopedLive("on SIGTERM lets a cached response being read finish, then exits 0", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      const sha = yield* writeRandomFile(path.join(dir, "big.bin"), 32 * MiB)
+      const server = yield* startServer(dir, ["--http", `${HOST}:0`])
+      const port = httpPort(server)
+      // Cached first: the response in flight is one the door answers at once, from memory.
+      expect((yield* request(port, "/big.bin")).body.length).toBe(32 * MiB)
+      const socket = yield* Effect.acquireRelease(
+        Effect.sync(() => Net.createConnection({ host: HOST, port })),
+        (socket) => Effect.sync(() => socket.destroy())
+      )
+      socket.on("error", () => {})
+      const received: Array<Buffer> = []
+      // The first bytes of the answer, then nothing read until the drain has begun.
+      const started = Effect.async<void>((resume) =>
+        void socket.once("data", () => {
+          socket.pause()
+          resume(Effect.void)
+        })
+      )
+      socket.on("data", (chunk: Buffer) => received.push(chunk))
+      socket.write("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+      yield* started.pipe(bounded("10 seconds", "the first bytes of the answer"))
+      server.process.kill("SIGTERM")
+      yield* server.waitForStderr((log) => /http: shutting down: waiting for 1 response/.test(log) || undefined).pipe(
+        Effect.orDie,
+        bounded("10 seconds", "the door waiting for the response in flight")
+      )
+      const closed = Effect.async<void>((resume) => void socket.once("close", () => resume(Effect.void)))
+      socket.resume()
+      yield* closed.pipe(bounded("20 seconds", "the response read to its end"))
+      const whole = Buffer.concat(received)
+      const body = whole.subarray(whole.indexOf("\r\n\r\n") + 4)
+      expect(body.length).toBe(32 * MiB)
+      expect(createHash("sha256").update(body).digest("hex")).toBe(sha)
+      expect(yield* server.exited.pipe(bounded("20 seconds", "the server exiting"))).toEqual({ code: 0, signal: null })
+    }))
+
   it.scopedLive("exits 4 with one line naming --http when the door cannot listen", () =>
     Effect.gen(function*() {
       const taken = yield* occupiedPort

@@ -6,22 +6,44 @@
 import * as Effect from "effect/Effect"
 import type * as Http from "node:http"
 import type * as Net from "node:net"
-import { type HttpAnswer, type HttpBody, HttpDoorError } from "../../services/HttpDoor.js"
+import { type HttpAnswer, type HttpBody, HttpDoorError, type ImmediateAnswer } from "../../services/HttpDoor.js"
 import { unsentBytes } from "./SocketWriter.js"
+
+/** Drops the client when the socket has had bytes waiting and taken none of them for `stallMillis`. */
+export const watchStalls = (socket: Net.Socket, stallMillis: number, onStall: () => void) => {
+  let unsent = unsentBytes(socket)
+  const timer = setInterval(() => {
+    const now = unsentBytes(socket)
+    if (now > 0 && now >= unsent) onStall()
+    unsent = now
+  }, stallMillis)
+  return () => clearInterval(timer)
+}
+
+/**
+ * Sends an answer decided at once, in one `end`, and tells it how the sending ended (`close` follows
+ * `finish` on a response that got to its end, and comes alone on one cut off).
+ */
+export const sendNow = (response: Http.ServerResponse, immediate: ImmediateAnswer, stallMillis: number) => {
+  const socket = response.socket!
+  const { answer } = immediate
+  let stalled = false
+  response.writeHead(answer.status, answer.headers)
+  response.end(answer.body._tag === "Bytes" ? answer.body.bytes : undefined)
+  const stopWatching = unsentBytes(socket) > 0
+    ? watchStalls(socket, stallMillis, () => {
+      stalled = true
+      socket.destroy()
+    })
+    : undefined
+  response.once("close", () => {
+    stopWatching?.()
+    immediate.done(stalled ? "stalled" : response.writableFinished ? "sent" : "closed")
+  })
+}
 
 /** How `answer`s are sent, dropping a client that takes nothing for `stallMillis`. */
 export const makeSend = (stallMillis: number) => {
-  /** Drops the client when the socket has had bytes waiting and taken none of them for a stall timeout. */
-  const watchStalls = (socket: Net.Socket, onStall: () => void) => {
-    let unsent = unsentBytes(socket)
-    const timer = setInterval(() => {
-      const now = unsentBytes(socket)
-      if (now > 0 && now >= unsent) onStall()
-      unsent = now
-    }, stallMillis)
-    return () => clearInterval(timer)
-  }
-
   /**
    * Sends a body already in memory in one `end`, completing once the response has been handed to
    * the kernel (`close` after `finish`), failing when the client goes first or stops reading. One
@@ -35,7 +57,7 @@ export const makeSend = (stallMillis: number) => {
       response.writeHead(answer.status, answer.headers)
       response.end(body)
       const stopWatching = unsentBytes(socket) > 0
-        ? watchStalls(socket, () => {
+        ? watchStalls(socket, stallMillis, () => {
           stalled = true
           socket.destroy()
         })
@@ -64,7 +86,7 @@ export const makeSend = (stallMillis: number) => {
       const socket = response.socket!
       let stalled = false
       const closed = () => new HttpDoorError({ reason: stalled ? "Stalled" : "Closed" })
-      const stopWatching = watchStalls(socket, () => {
+      const stopWatching = watchStalls(socket, stallMillis, () => {
         stalled = true
         socket.destroy()
       })

@@ -6,7 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { Cache } from "../../services/Cache.js"
+import type { Cache, CachedFile } from "../../services/Cache.js"
 import type { FileInfo, FileStore, FileStoreError } from "../../services/FileStore.js"
 import { type HttpAnswer, HttpBody, HttpDoorError, type HttpRequest } from "../../services/HttpDoor.js"
 import type { LockManager } from "../../services/LockManager.js"
@@ -77,6 +77,25 @@ const chunksOf = (stream: OpenStream, report: Report): HttpBody =>
     }
   })
 
+/** What every answer about a file says of it: its validators, and that ranges may be asked for. */
+const validatorHeaders = (info: FileInfo): Record<string, string> => {
+  const validators = validatorsOf(info)
+  return { etag: validators.etag, "last-modified": validators.lastModified, "accept-ranges": "bytes" }
+}
+
+/**
+ * The headers of a 200 with the whole of a cached file, as `fileAnswer` gives them, for an answer
+ * decided without it (see immediateHit.ts).
+ */
+export const wholeFileHeaders = (name: string, file: CachedFile): Record<string, string> => {
+  const headers = validatorHeaders(file.info)
+  headers["content-type"] = contentTypeOf(name)
+  const known = file.known?.("sha256")
+  if (known !== undefined) headers["repr-digest"] = reprDigest(known)
+  headers["content-length"] = String(file.info.size)
+  return headers
+}
+
 /** The file's answer, or the error that it cannot be had (to be answered as not found, say). */
 export const fileAnswer = (
   request: HttpRequest,
@@ -94,13 +113,8 @@ export const fileAnswer = (
     report.cache = cacheResultOf(content)
     yield* countDecision("http", content)
 
-    const validators = validatorsOf(info)
     const decision = decide(request, info)
-    const headers: Record<string, string> = {
-      etag: validators.etag,
-      "last-modified": validators.lastModified,
-      "accept-ranges": "bytes"
-    }
+    const headers = validatorHeaders(info)
     if (decision._tag === "NotModified") return { status: 304, headers, body: HttpBody.Empty() }
     if (decision._tag === "Unsatisfiable") {
       headers["content-range"] = `bytes */${info.size}`

@@ -38,11 +38,48 @@ const unfinished = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
   return failure._tag === "Some" && failure.value instanceof Error ? failure.value.message : "failed"
 }
 
-const stalled = (exit: Exit.Exit<unknown, unknown>) =>
+const stalledExit = (exit: Exit.Exit<unknown, unknown>) =>
   Exit.isFailure(exit) &&
   Cause.failureOption(exit.cause).pipe((failure) =>
     failure._tag === "Some" && (failure.value as { readonly reason?: unknown }).reason === "Stalled"
   )
+
+/**
+ * Counts a request whose response has ended in `metrics`, and returns its log line: `cut` says why
+ * the response did not get to its end, if it did not.
+ */
+export const settle = (
+  metrics: ServerMetrics["Type"],
+  request: HttpRequest,
+  report: Report,
+  nanos: number,
+  cut: string | undefined,
+  stalled: boolean
+): LogLine => {
+  if (cut === undefined) report.bytes += report.pending
+  const status = String(report.status)
+  recordRequestIn(metrics, "http", {
+    status,
+    failed: report.status >= 400,
+    cache: report.cache ?? "none",
+    seconds: nanos / 1e9,
+    bytes: report.bytes,
+    served: report.bytes
+  })
+  if (stalled) metrics.counters.stalls.unsafeUpdate(1, [])
+  return new LogLine(`${request.method} ${printable(pathOf(request.target) ?? request.target)}`, {
+    door: "http",
+    status,
+    bytes: report.bytes,
+    ms: Math.round(nanos / 1e6),
+    token: report.token,
+    cache: report.cache,
+    from: report.from,
+    detail: report.detail === undefined ? undefined : printable(report.detail),
+    unfinished: cut,
+    client: request.peer
+  })
+}
 
 /** Counts (in `metrics`) and logs `request` once its response has ended as `exit` says. */
 export const finish = (
@@ -52,32 +89,8 @@ export const finish = (
   started: bigint,
   exit: Exit.Exit<unknown, unknown>
 ) =>
-  Effect.gen(function*() {
-    const cut = unfinished(exit)
-    if (cut === undefined) report.bytes += report.pending
-    const nanos = Number((yield* Clock.currentTimeNanos) - started)
-    const status = String(report.status)
-    recordRequestIn(metrics, "http", {
-      status,
-      failed: report.status >= 400,
-      cache: report.cache ?? "none",
-      seconds: nanos / 1e9,
-      bytes: report.bytes,
-      served: report.bytes
-    })
-    if (stalled(exit)) metrics.counters.stalls.unsafeUpdate(1, [])
-    yield* Effect.logInfo(
-      new LogLine(`${request.method} ${printable(pathOf(request.target) ?? request.target)}`, {
-        door: "http",
-        status,
-        bytes: report.bytes,
-        ms: Math.round(nanos / 1e6),
-        token: report.token,
-        cache: report.cache,
-        from: report.from,
-        detail: report.detail === undefined ? undefined : printable(report.detail),
-        unfinished: cut,
-        client: request.peer
-      })
-    )
-  })
+  Effect.flatMap(
+    Clock.currentTimeNanos,
+    (now) =>
+      Effect.logInfo(settle(metrics, request, report, Number(now - started), unfinished(exit), stalledExit(exit)))
+  )

@@ -8,6 +8,7 @@ import * as Metric from "effect/Metric"
 import { type ConnectionEvent, HttpDoor } from "../../services/HttpDoor.js"
 import { count, ServerMetrics } from "../server/ServerMetrics.js"
 import { answer, type HttpOptions } from "./answer.js"
+import { makeImmediateHit } from "./immediateHit.js"
 
 export interface ServeHttpOptions extends HttpOptions {
   readonly gracePeriod: Duration.DurationInput
@@ -28,7 +29,8 @@ const counted = (event: ConnectionEvent) =>
   })
 
 export const serveHttp = (options: ServeHttpOptions) =>
-  Effect.flatMap(
-    HttpDoor,
-    (door) => door.serve(answer(options), { gracePeriod: options.gracePeriod, onConnection: counted })
-  )
+  Effect.gen(function*() {
+    const door = yield* HttpDoor
+    const immediate = yield* makeImmediateHit
+    return yield* door.serve(answer(options), { gracePeriod: options.gracePeriod, onConnection: counted, immediate })
+  })
