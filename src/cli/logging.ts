@@ -13,6 +13,8 @@ export const LOG_FORMATS = ["text", "json"] as const
 export type LogFormat = typeof LOG_FORMATS[number]
 
 const quoted = (value: unknown): string => {
+  // Most fields of a request's line are numbers: nothing in them to quote or escape.
+  if (typeof value === "number") return String(value)
   const text = printable(typeof value === "string" ? value : JSON.stringify(value))
   return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text)
 }
@@ -22,7 +24,9 @@ const textLogger = Logger.make(({ annotations, cause, date, logLevel, message })
   const { fields, text } = fieldsOf(message)
   let line = `${date.toISOString()} ${logLevel.label.padEnd(5)} ${printable(text)}`
   for (const [key, value] of fields) line += ` ${key}=${quoted(value)}`
-  for (const [key, value] of HashMap.toEntries(annotations)) line += ` ${key}=${quoted(value)}`
+  if (HashMap.size(annotations) > 0) {
+    for (const [key, value] of HashMap.toEntries(annotations)) line += ` ${key}=${quoted(value)}`
+  }
   if (!Cause.isEmpty(cause)) line += `\n${Cause.pretty(cause, { renderErrorCause: true })}`
   return line
 })

@@ -87,14 +87,19 @@ const validatorHeaders = (info: FileInfo): Record<string, string> => {
  * The headers of a 200 with the whole of a cached file, as `fileAnswer` gives them, for an answer
  * decided without it (see immediateHit.ts).
  */
-export const wholeFileHeaders = (name: string, file: CachedFile): Record<string, string> => {
+export const wholeFileHeaders = (name: string, file: CachedFile): Readonly<Record<string, string>> => {
+  const known = file.known?.("sha256")
+  const made = wholeHeaders.get(file)
+  // Made once per entry (and again once its SHA-256 is known): a hit asks for the same headers again and again.
+  if (made !== undefined && (known === undefined || made["repr-digest"] !== undefined)) return made
   const headers = validatorHeaders(file.info)
   headers["content-type"] = contentTypeOf(name)
-  const known = file.known?.("sha256")
   if (known !== undefined) headers["repr-digest"] = reprDigest(known)
   headers["content-length"] = String(file.info.size)
+  wholeHeaders.set(file, headers)
   return headers
 }
+const wholeHeaders = new WeakMap<CachedFile, Readonly<Record<string, string>>>()
 
 /** The file's answer, or the error that it cannot be had (to be answered as not found, say). */
 export const fileAnswer = (

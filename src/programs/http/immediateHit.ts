@@ -10,11 +10,11 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Runtime from "effect/Runtime"
 import { Cache } from "../../services/Cache.js"
 import { FileStore } from "../../services/FileStore.js"
 import { HttpBody, HttpDoorError, type HttpRequest, type ImmediateAnswer } from "../../services/HttpDoor.js"
 import { Tokens } from "../../services/Tokens.js"
+import { makeLogInfoNow } from "../server/logNow.js"
 import { ServerMetrics } from "../server/ServerMetrics.js"
 import { wholeFileHeaders } from "./fileAnswer.js"
 import { resolveTarget } from "./names.js"
@@ -32,7 +32,7 @@ export const makeImmediateHit = Effect.gen(function*() {
   const cache = yield* Cache
   const metrics = yield* ServerMetrics
   const clock = yield* Effect.clock
-  const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+  const logInfo = yield* makeLogInfoNow
   const { pinNow } = cache
   const { statKnown } = files
   if (pinNow === undefined || statKnown === undefined) return undefined
@@ -67,7 +67,7 @@ export const makeImmediateHit = Effect.gen(function*() {
         const cut = outcome === "sent"
           ? undefined
           : new HttpDoorError({ reason: outcome === "stalled" ? "Stalled" : "Closed" }).message
-        runFork(Effect.logInfo(settle(metrics, request, report, nanos, cut, outcome === "stalled")))
+        logInfo(settle(metrics, request, report, nanos, cut, outcome === "stalled"))
       }
     }
   }
