@@ -31,6 +31,7 @@ const PROGRAM = "ferry-soak"
 // dist/bench/soak.js, next to dist/bin/server.js.
 const SERVER_BIN = fileURLToPath(new URL("../bin/server.js", import.meta.url))
 
+const SLICE_SIZE = "4MiB"
 const STALL_TIMEOUT = "2 seconds"
 const REQUEST_TIMEOUT = "5 seconds"
 /** A worker does not reuse a connection idle for this long: the server closes it at REQUEST_TIMEOUT. */
@@ -64,7 +65,10 @@ const soak = (options: { readonly duration: Duration.Duration; readonly connecti
         "--stall-timeout",
         STALL_TIMEOUT,
         "--request-timeout",
-        REQUEST_TIMEOUT
+        REQUEST_TIMEOUT,
+        // Slices are off by default; the soak's herds on the oversized file are what they are for.
+        "--slice-size",
+        SLICE_SIZE
       ]
     })
     yield* Console.error(
@@ -216,7 +220,7 @@ const soak = (options: { readonly duration: Duration.Duration; readonly connecti
       `ferry soak: ${options.connections} connections for ${Duration.format(options.duration)} ` +
       `(ran ${runSeconds.toFixed(0)} s), server on ${ServerProcess.HOST}:${server.port}, ` +
       `--cache-size ${Corpus.CACHE_SIZE} --stall-timeout "${STALL_TIMEOUT}" ` +
-      `--request-timeout "${REQUEST_TIMEOUT}"`,
+      `--request-timeout "${REQUEST_TIMEOUT}" --slice-size ${SLICE_SIZE}`,
       `files: small ${sizes(corpus.small)}, medium ${sizes(corpus.medium)}, ` +
       `filling the cache ${sizes([corpus.fillsCache])}, over the cache ${sizes(corpus.oversized)}`,
       "",
