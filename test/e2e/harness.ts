@@ -244,6 +244,15 @@ export const httpPort = (server: Server): number => {
   return Number(match![1])
 }
 
+/** The workers' ports and pids, from the primary's line once every worker of `--workers N` listens. */
+export const workersOf = (server: Server) =>
+  server.waitForStderr((log) => {
+    const match = /(\d+) workers listening on (.*) pids="([\d ]+)"/.exec(log)
+    if (match === null) return undefined
+    const ports = [...match[2]!.matchAll(/127\.0\.0\.1:(\d+)/g)].map((found) => Number(found[1]))
+    return { ports, pids: match[3]!.split(" ").map(Number) }
+  }).pipe(Effect.orDie, bounded("20 seconds", "waiting for every worker to listen"))
+
 /** `startServer` with the HTTP door on a free port too: the server, and the door's base URL. */
 export const startHttpServer = (
   dir: string,

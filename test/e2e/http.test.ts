@@ -16,11 +16,12 @@ import {
   bounded,
   expectOneLine,
   HOST,
+  httpPort,
   MiB,
   occupiedPort,
   runClient,
   runServer,
-  type Server,
+  sha256,
   startServer,
   tempDir,
   writeRandomFile
@@ -84,13 +85,6 @@ const rawStatus = (port: number, target: string): Effect.Effect<number> =>
   }).pipe(bounded("10 seconds", `raw GET ${target}`))
 
 /** The HTTP door's port, from the server's line saying where it listens. */
-const httpPort = (server: Server): number => {
-  const match = /listening on \S+ .*http=127\.0\.0\.1:(\d+)/.exec(server.stderr())
-  expect(match, `no http address in the server's log:\n${server.stderr()}`).not.toBeNull()
-  return Number(match![1])
-}
-
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
 const HOSTILE = [
   "/%2e%2e/%2e%2e/etc/passwd",

@@ -11,7 +11,17 @@ import * as Effect from "effect/Effect"
 import * as Net from "node:net"
 import * as path from "node:path"
 import * as Ring from "../../src/ring/Ring.js"
-import { bounded, HOST, runClient, type Server, sha256File, startServer, tempDir, writeRandomFile } from "./harness.js"
+import {
+  bounded,
+  HOST,
+  runClient,
+  type Server,
+  sha256File,
+  startServer,
+  tempDir,
+  workersOf,
+  writeRandomFile
+} from "./harness.js"
 
 const FILES = 300
 const names = Array.from({ length: FILES }, (_, i) => `set/file-${String(i).padStart(3, "0")}.bin`)
@@ -184,15 +194,6 @@ describe("a ring with a node that drops its connections", () => {
       expect(one.stderr).toContain(`${dropping} is down (`)
     }))
 })
-
-/** The workers' ports and pids, from the primary's line once every worker listens. */
-const workersOf = (server: Server) =>
-  server.waitForStderr((log) => {
-    const match = /(\d+) workers listening on (.*) pids="([\d ]+)"/.exec(log)
-    if (match === null) return undefined
-    const ports = [...match[2]!.matchAll(/127\.0\.0\.1:(\d+)/g)].map((found) => Number(found[1]))
-    return { ports, pids: match[3]!.split(" ").map(Number) }
-  }).pipe(Effect.orDie, bounded("20 seconds", "waiting for every worker to listen"))
 
 const loadsOfAll = (port: number) =>
   Effect.map(runClient([HOST, port, "stats", "--json"]), (ran) => {

@@ -21,18 +21,10 @@ import {
   sha256File,
   startServer,
   tempDir,
+  workersOf,
   writeRandomFile
 } from "./harness.js"
 import { getRequest, rawConnect } from "./rawProtocol.js"
-
-/** The ports and pids of the workers, from the primary's line once all of them listen. */
-const workersOf = (server: Server) =>
-  server.waitForStderr((log) => {
-    const match = /(\d+) workers listening on (.*) pids="([\d ]+)"/.exec(log)
-    if (match === null) return undefined
-    const ports = [...match[2]!.matchAll(/127\.0\.0\.1:(\d+)/g)].map((found) => Number(found[1]))
-    return { ports, pids: match[3]!.split(" ").map(Number) }
-  }).pipe(Effect.orDie, bounded("15 seconds", "waiting for every worker to listen"))
 
 const waitForLine = (server: Server, pattern: RegExp, what: string) =>
   server.waitForStderr((log) => pattern.exec(log)?.[0]).pipe(Effect.orDie, bounded("15 seconds", what))

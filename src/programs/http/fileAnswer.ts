@@ -83,6 +83,8 @@ const validatorHeaders = (info: FileInfo): Record<string, string> => {
   return { etag: validators.etag, "last-modified": validators.lastModified, "accept-ranges": "bytes" }
 }
 
+const wholeHeaders = new WeakMap<CachedFile, Readonly<Record<string, string>>>()
+
 /**
  * The headers of a 200 with the whole of a cached file, as `fileAnswer` gives them, for an answer
  * decided without it (see immediateHit.ts).
@@ -99,7 +101,6 @@ export const wholeFileHeaders = (name: string, file: CachedFile): Readonly<Recor
   wholeHeaders.set(file, headers)
   return headers
 }
-const wholeHeaders = new WeakMap<CachedFile, Readonly<Record<string, string>>>()
 
 /** The file's answer, or the error that it cannot be had (to be answered as not found, say). */
 export const fileAnswer = (

@@ -7,9 +7,10 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { LogLine } from "../../format/LogLine.js"
+import type { LogLine } from "../../format/LogLine.js"
 import { printable } from "../../format/Printable.js"
 import type { HttpRequest } from "../../services/HttpDoor.js"
+import { requestLine } from "../server/requestLine.js"
 import { recordRequestIn, type ServerMetrics } from "../server/ServerMetrics.js"
 import { pathOf } from "./names.js"
 
@@ -67,18 +68,15 @@ export const settle = (
     served: report.bytes
   })
   if (stalled) metrics.counters.stalls.unsafeUpdate(1, [])
-  return new LogLine(`${request.method} ${printable(pathOf(request.target) ?? request.target)}`, {
-    door: "http",
+  return requestLine(
+    `${request.method} ${printable(pathOf(request.target) ?? request.target)}`,
     status,
-    bytes: report.bytes,
-    ms: Math.round(nanos / 1e6),
-    token: report.token,
-    cache: report.cache,
-    from: report.from,
-    detail: report.detail === undefined ? undefined : printable(report.detail),
-    unfinished: cut,
-    client: request.peer
-  })
+    report,
+    nanos,
+    cut,
+    { door: "http" },
+    { client: request.peer }
+  )
 }
 
 /** Counts (in `metrics`) and logs `request` once its response has ended as `exit` says. */

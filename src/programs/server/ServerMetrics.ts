@@ -130,13 +130,6 @@ export const count = (name: ConnectionCounterName, amount = 1) =>
 export const countRequest = (door: Door, name: RequestCounterName, amount = 1) =>
   Effect.flatMap(ServerMetrics, (metrics) => Metric.incrementBy(metrics.requestCounters[door][name], amount))
 
-/** Adds a request answered with `status` to the histograms of request durations and bytes sent. */
-export const observe = (door: Door, status: string, cache: CacheResult, seconds: number, bytes: number) =>
-  Effect.flatMap(ServerMetrics, (metrics) => {
-    const histograms = metrics.histograms(status, cache, door)
-    return Effect.zipRight(Metric.update(histograms.seconds, seconds), Metric.update(histograms.bytes, bytes))
-  })
-
 /** What one answered request adds to the counters and histograms. */
 export interface RequestOutcome {
   readonly status: string

@@ -8,7 +8,6 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
-import { LogLine } from "../../format/LogLine.js"
 import { printable } from "../../format/Printable.js"
 import * as Codec from "../../protocol/Codec.js"
 import { type Digest, DIGEST_NAMES, type Hasher } from "../../protocol/Digest.js"
@@ -22,6 +21,7 @@ import { authenticate, authorize, type Caller } from "./authorize.js"
 import { cacheResultOf, Content, fetchFile, infoOf } from "./fetchFile.js"
 import { fileVersion, sameBytes } from "./fileVersion.js"
 import { listTree } from "./listTree.js"
+import { requestLine } from "./requestLine.js"
 import { sendCached } from "./sendCached.js"
 import { countRequest, type Door, recordRequest, type ServerMetrics, snapshot } from "./ServerMetrics.js"
 import type { SlicedFile } from "./sliceFile.js"
@@ -244,18 +244,7 @@ export const respond = (
           bytes: report.bytes,
           served: 0
         })
-        yield* Effect.logInfo(
-          new LogLine(describe(request), {
-            status,
-            bytes: report.bytes,
-            ms: Math.round(nanos / 1e6),
-            token: report.token,
-            cache: report.cache,
-            from: report.from,
-            detail: report.detail === undefined ? undefined : printable(report.detail),
-            unfinished: cut
-          })
-        )
+        yield* Effect.logInfo(requestLine(describe(request), status, report, nanos, cut))
       })
     ))
     return access.caller
