@@ -15,7 +15,7 @@ import * as SocketWriter from "./internal/SocketWriter.js"
 export interface ConnectionOptions {
   /**
    * Where incoming bytes land and how far ahead of the reads the socket goes; by default Node's
-   * buffers, read only when asked (a server's choice: a client cannot make it buffer anything).
+   * buffers, read only when asked (a server reads a little ahead: see NodeSocketServer).
    */
   readonly inflow?: Inflow
   /** How long a `read` may wait for the peer before failing `Stalled`; no limit when left out. */

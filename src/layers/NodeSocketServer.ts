@@ -11,10 +11,20 @@ import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import { type ServerAddress, ServerError, SocketServer } from "../services/SocketServer.js"
 import * as Acceptor from "./internal/Acceptor.js"
+import { nodeBuffers } from "./internal/Inflow.js"
 import * as TlsGate from "./internal/TlsGate.js"
 import * as NodeConnection from "./NodeConnection.js"
 
 export type { Refusal as TlsRefusal, TlsOptions } from "./internal/TlsGate.js"
+
+/**
+ * How far a connection reads ahead of its handler: a few requests' worth, so that a client that
+ * asks again as soon as it has its answer finds its socket still reading. Pausing the socket after
+ * every request and resuming it for the next cost about 25 µs a request on these machines (scenario
+ * 3: 150 against 125 µs of server CPU a request), and a client still cannot make the server hold
+ * more than this and one read (64 KiB) for it.
+ */
+export const READ_AHEAD_BYTES = 16 * 1024
 
 export interface ServerOptions extends ServerAddress {
   /** Only TLS is spoken: each connection is served once its handshake is done. */
@@ -37,7 +47,10 @@ export const make = (
     )
     const acceptor = yield* Acceptor.make<Net.Socket>({
       open: (socket, options) =>
-        NodeConnection.make(socket, options.stallTimeout === undefined ? {} : { stallTimeout: options.stallTimeout }),
+        NodeConnection.make(socket, {
+          inflow: nodeBuffers(socket, READ_AHEAD_BYTES),
+          ...(options.stallTimeout === undefined ? {} : { stallTimeout: options.stallTimeout })
+        }),
       discard: (socket) => Effect.sync(() => socket.destroy()),
       stopListening: Effect.sync(() => server.close())
     })

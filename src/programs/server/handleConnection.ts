@@ -13,6 +13,7 @@ import type { ProtocolError } from "../../protocol/ProtocolError.js"
 import type { ServerConnection } from "../../services/SocketServer.js"
 import { anonymous } from "./authorize.js"
 import { closeWith } from "./closeWith.js"
+import type { ImmediateGet } from "./immediateGet.js"
 import { respond, type RespondOptions } from "./respond.js"
 import { count } from "./ServerMetrics.js"
 
@@ -36,7 +37,12 @@ export const statusFor = (error: ProtocolError): Codec.FailureStatus => {
   }
 }
 
-export const handleConnection = (connection: ServerConnection, limits: ConnectionLimits) => {
+/** `immediate`, when the server has one, answers the requests it can before `respond` is asked to. */
+export const handleConnection = (
+  connection: ServerConnection,
+  limits: ConnectionLimits,
+  immediate?: ImmediateGet | undefined
+) => {
   const reader = ByteReader.make(connection.read)
 
   // One deadline for the whole request, kept by the transport (no timer fiber per request): a
@@ -63,7 +69,9 @@ export const handleConnection = (connection: ServerConnection, limits: Connectio
     while (true) {
       const request = yield* nextRequest
       if (Option.isNone(request)) break
-      caller = yield* respond(connection, request.value, limits, caller)
+      const answered = immediate?.(connection, request.value)
+      if (answered !== undefined) yield* answered
+      else caller = yield* respond(connection, request.value, limits, caller)
     }
     yield* connection.end
   }).pipe(

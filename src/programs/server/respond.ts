@@ -188,7 +188,7 @@ const describe = (request: Codec.Request): string => {
 }
 
 /** Why an answer did not get to its end, if it did not. */
-const unfinished = (exit: Exit.Exit<unknown, ConnectionError>): string | undefined => {
+export const unfinished = (exit: Exit.Exit<unknown, ConnectionError>): string | undefined => {
   if (Exit.isSuccess(exit)) return undefined
   if (Cause.isInterruptedOnly(exit.cause)) return "interrupted"
   const failure = Cause.failureOption(exit.cause)

@@ -22,6 +22,7 @@ import { clientAddress, makeClientSlots } from "./clientSlots.js"
 import { closeWith } from "./closeWith.js"
 import { exposition } from "./exposition.js"
 import { type ConnectionLimits, handleConnection } from "./handleConnection.js"
+import { makeImmediateGet } from "./immediateGet.js"
 import * as ServerMetrics from "./ServerMetrics.js"
 import { makeSlices, Slices } from "./Slices.js"
 import { makeStreamBuffers, StreamBuffers } from "./StreamBuffers.js"
@@ -60,9 +61,10 @@ export const serve = (options: ServeOptions) =>
     const perClient = options.maxConnectionsPerClient === undefined
       ? undefined
       : yield* makeClientSlots(options.maxConnectionsPerClient)
+    const immediate = yield* makeImmediateGet
     // Paced (when a rate limit is set) over the transport's stall watch: waiting to send is not a stall.
     const handle = (connection: ServerConnection) =>
-      Effect.flatMap(limiter.pace(connection), (paced) => handleConnection(paced, options))
+      Effect.flatMap(limiter.pace(connection), (paced) => handleConnection(paced, options, immediate))
     const served = (connection: ServerConnection) =>
       slots.withPermitsIfAvailable(1)(handle(connection)).pipe(
         Effect.flatMap(Option.match({ onNone: () => turnAway(connection), onSome: () => Effect.void }))
