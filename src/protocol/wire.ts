@@ -41,9 +41,18 @@ export const utf8Within = (text: string, max: number): Uint8Array => {
   return bytes.subarray(0, end)
 }
 
+/** Strict UTF-8 (no replacement characters), or the error naming `what`, without an Effect. */
+export const decodeUtf8Now = (bytes: Uint8Array, what: string): string | ProtocolError => {
+  try {
+    return strictUtf8.decode(bytes)
+  } catch {
+    return new ProtocolError({ reason: "Malformed", detail: `${what} is not valid UTF-8` })
+  }
+}
+
 /** Strict UTF-8 (no replacement characters): `what` names the field in the error. */
 export const decodeUtf8 = (bytes: Uint8Array, what: string): Effect.Effect<string, ProtocolError> =>
-  Effect.try({
-    try: () => strictUtf8.decode(bytes),
-    catch: () => new ProtocolError({ reason: "Malformed", detail: `${what} is not valid UTF-8` })
+  Effect.suspend(() => {
+    const text = decodeUtf8Now(bytes, what)
+    return typeof text === "string" ? Effect.succeed(text) : Effect.fail(text)
   })

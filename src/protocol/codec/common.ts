@@ -46,23 +46,28 @@ export const isFailureStatus = (code: number): code is FailureStatus => code > S
 export const malformed = (detail: string) => new ProtocolError({ reason: "Malformed", detail })
 export const tooLarge = (detail: string) => new ProtocolError({ reason: "TooLarge", detail })
 
-export const checkPrefix = (prefix: Uint8Array): Effect.Effect<void, ProtocolError> => {
+/** What is wrong with a message's first four bytes (`prefix`, at least that long), if anything. */
+export const prefixProblem = (prefix: Uint8Array): ProtocolError | undefined => {
   if (prefix[0] !== PREFIX[0] || prefix[1] !== PREFIX[1] || prefix[2] !== PREFIX[2]) {
     // A TLS record of the handshake: the peer speaks TLS, this side does not (docs/PROTOCOL.md, 10.4).
     const detail = prefix[0] === 0x16 ? "not a ferry message but a TLS handshake" : "not a ferry message"
-    return Effect.fail(new ProtocolError({ reason: "BadMagic", detail }))
+    return new ProtocolError({ reason: "BadMagic", detail })
   }
   if (prefix[3] !== VERSION) {
-    return Effect.fail(
-      new ProtocolError({
-        reason: "UnsupportedVersion",
-        detail: `protocol version ${prefix[3]} is not supported (this side speaks version ${VERSION})`,
-        version: prefix[3]!
-      })
-    )
+    return new ProtocolError({
+      reason: "UnsupportedVersion",
+      detail: `protocol version ${prefix[3]} is not supported (this side speaks version ${VERSION})`,
+      version: prefix[3]!
+    })
   }
-  return Effect.void
+  return undefined
 }
+
+export const checkPrefix = (prefix: Uint8Array): Effect.Effect<void, ProtocolError> =>
+  Effect.suspend(() => {
+    const problem = prefixProblem(prefix)
+    return problem === undefined ? Effect.void : Effect.fail(problem)
+  })
 
 /** The common head of a response, with room for `extra` bytes after it. */
 export const responseHead = (status: Status, kind: number, extra: number): Uint8Array => {

@@ -7,9 +7,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { ByteReader } from "../ByteReader.js"
 import { type Digest, digestOfId, DIGESTS } from "../Digest.js"
-import type { ProtocolError } from "../ProtocolError.js"
-import { decodeUtf8, encodeUtf8, readU32, readU64, writeU32, writeU64 } from "../wire.js"
-import { checkPrefix, Kind, malformed, MAX_NAME_BYTES, PREFIX, tooLarge } from "./common.js"
+import { ProtocolError } from "../ProtocolError.js"
+import { decodeUtf8Now, encodeUtf8, readU32, readU64, writeU32, writeU64 } from "../wire.js"
+import { Kind, malformed, MAX_NAME_BYTES, PREFIX, prefixProblem, tooLarge } from "./common.js"
 
 export const REQUEST_HEADER_BYTES = 9
 /** Digests a GET or STAT may offer. */
@@ -107,50 +107,83 @@ export const encodeRequest = (request: Request): Uint8Array => {
   return bytes
 }
 
+/** A request's decoding: the request, or what is wrong with it. */
+type Decoded<A> = A | ProtocolError
+
+const isProblem = (decoded: unknown): decoded is ProtocolError => decoded instanceof ProtocolError
+
 /**
  * The next request, or `None` when the peer has finished sending. The payload of an oversized
- * request is not read.
+ * request is not read. The checks and the decoding are plain functions: a request that has arrived
+ * whole is decoded in a few Effect steps, the reads, however many fields it has.
  */
 export const readRequest = <E>(reader: ByteReader<E>): Effect.Effect<Option.Option<Request>, E | ProtocolError> =>
-  Effect.gen(function*() {
-    if (yield* reader.atEnd) return Option.none()
-    yield* checkPrefix(yield* reader.exactly(4))
-    const head = yield* reader.exactly(REQUEST_HEADER_BYTES - 4)
-    const kind = head[0]!
-    const length = readU32(head, 1)
-    if (length > MAX_PAYLOAD_BYTES) {
-      return yield* tooLarge(`request of ${length} bytes is over the limit of ${MAX_PAYLOAD_BYTES}`)
-    }
-    switch (kind) {
-      case Kind.Get:
-        return Option.some(yield* decodeGet(yield* reader.exactly(length)))
-      case Kind.Stat:
-        return Option.some(yield* decodeStat(yield* reader.exactly(length)))
-      case Kind.Ls:
-        return Option.some(yield* decodeLs(yield* reader.exactly(length)))
-      case Kind.List: {
-        if (length !== 0) return yield* malformed("list request with a payload")
-        return Option.some(Request.List())
-      }
-      case Kind.Stats: {
-        if (length !== 0) return yield* malformed("stats request with a payload")
-        return Option.some(Request.Stats())
-      }
-      case Kind.Auth: {
-        // Checked on the header: a token over the limit is not read.
-        if (length === 0) return yield* malformed("AUTH without a token")
-        if (length > MAX_TOKEN_BYTES) {
-          return yield* tooLarge(`token of ${length} bytes is over the limit of ${MAX_TOKEN_BYTES}`)
-        }
-        return Option.some(Request.Auth({ token: yield* decodeUtf8(yield* reader.exactly(length), "token") }))
-      }
-      default:
-        return yield* malformed(`unknown request kind ${kind}`)
-    }
+  Effect.flatMap(reader.atEnd, (atEnd) => {
+    if (atEnd) return Effect.succeedNone
+    // The prefix first: a peer speaking another protocol (TLS, HTTP) is told so on its first bytes.
+    return Effect.flatMap(reader.exactly(PREFIX.length), (prefix) => {
+      const wrong = prefixProblem(prefix)
+      if (wrong !== undefined) return Effect.fail(wrong)
+      return Effect.flatMap(reader.exactly(REQUEST_HEADER_BYTES - PREFIX.length), (head) => {
+        const problem = headProblem(head)
+        if (problem !== undefined) return Effect.fail(problem)
+        return Effect.flatMap(reader.exactly(readU32(head, 1)), (payload) => {
+          const request = decodePayload(head[0]!, payload)
+          return isProblem(request) ? Effect.fail(request) : Effect.succeed(Option.some(request))
+        })
+      })
+    })
   })
 
+/** What is wrong with a request's kind and length (`head`), if anything, checked before its payload is read. */
+const headProblem = (head: Uint8Array): ProtocolError | undefined => {
+  const kind = head[0]!
+  const length = readU32(head, 1)
+  if (length > MAX_PAYLOAD_BYTES) {
+    return tooLarge(`request of ${length} bytes is over the limit of ${MAX_PAYLOAD_BYTES}`)
+  }
+  switch (kind) {
+    case Kind.List:
+      return length === 0 ? undefined : malformed("list request with a payload")
+    case Kind.Stats:
+      return length === 0 ? undefined : malformed("stats request with a payload")
+    case Kind.Auth:
+      // A token over the limit is not read.
+      if (length === 0) return malformed("AUTH without a token")
+      return length > MAX_TOKEN_BYTES
+        ? tooLarge(`token of ${length} bytes is over the limit of ${MAX_TOKEN_BYTES}`)
+        : undefined
+    case Kind.Get:
+    case Kind.Stat:
+    case Kind.Ls:
+      return undefined
+    default:
+      return malformed(`unknown request kind ${kind}`)
+  }
+}
+
+/** The request of `kind` (one `headProblem` let through) that `payload` carries. */
+const decodePayload = (kind: number, payload: Uint8Array): Decoded<Request> => {
+  switch (kind) {
+    case Kind.Get:
+      return decodeGet(payload)
+    case Kind.Stat:
+      return decodeStat(payload)
+    case Kind.Ls:
+      return decodeLs(payload)
+    case Kind.List:
+      return Request.List()
+    case Kind.Stats:
+      return Request.Stats()
+    default: {
+      const token = decodeUtf8Now(payload, "token")
+      return isProblem(token) ? token : Request.Auth({ token })
+    }
+  }
+}
+
 /** The digests offered at the start of `payload`, known ones only, and where what follows starts. */
-const decodeOffer = (payload: Uint8Array): Effect.Effect<[Array<Digest>, number], ProtocolError> => {
+const decodeOffer = (payload: Uint8Array): Decoded<[Array<Digest>, number]> => {
   const offered = payload[0] ?? 0
   if (offered === 0) return malformed("no digest offered")
   if (offered > MAX_OFFERED_DIGESTS) return malformed(`${offered} digests offered, over ${MAX_OFFERED_DIGESTS}`)
@@ -160,46 +193,50 @@ const decodeOffer = (payload: Uint8Array): Effect.Effect<[Array<Digest>, number]
     const digest = digestOfId(id)
     if (digest !== undefined && !digests.includes(digest)) digests.push(digest)
   }
-  return Effect.succeed([digests, 1 + offered])
+  return [digests, 1 + offered]
 }
 
-const decodeName = (bytes: Uint8Array): Effect.Effect<string, ProtocolError> => {
+const decodeName = (bytes: Uint8Array): Decoded<string> => {
   if (bytes.length === 0) return malformed("empty file name")
   if (bytes.length > MAX_NAME_BYTES) {
     return tooLarge(`file name of ${bytes.length} bytes is over the limit of ${MAX_NAME_BYTES}`)
   }
-  return decodeUtf8(bytes, "file name")
+  return decodeUtf8Now(bytes, "file name")
 }
 
-const decodeGet = (payload: Uint8Array): Effect.Effect<Request, ProtocolError> =>
-  Effect.gen(function*() {
-    const [digests, at] = yield* decodeOffer(payload)
-    if (payload.length < at + RESUME_BYTES) return yield* malformed("GET cut short before its offset")
-    const offset = readU64(payload, at)
-    const version = payload.slice(at + 8, at + RESUME_BYTES)
-    const name = yield* decodeName(payload.subarray(at + RESUME_BYTES))
-    if (!Number.isSafeInteger(offset)) return yield* malformed(`offset ${offset} out of range`)
-    if (isNoVersion(version)) {
-      if (offset !== 0) return yield* malformed("an offset without a version")
-      return Request.Get({ name, digests })
-    }
-    return Request.Get({ name, digests, resume: { offset, version } })
-  })
+const decodeGet = (payload: Uint8Array): Decoded<Request> => {
+  const offer = decodeOffer(payload)
+  if (isProblem(offer)) return offer
+  const [digests, at] = offer
+  if (payload.length < at + RESUME_BYTES) return malformed("GET cut short before its offset")
+  const offset = readU64(payload, at)
+  const version = payload.slice(at + 8, at + RESUME_BYTES)
+  const name = decodeName(payload.subarray(at + RESUME_BYTES))
+  if (isProblem(name)) return name
+  if (!Number.isSafeInteger(offset)) return malformed(`offset ${offset} out of range`)
+  if (isNoVersion(version)) {
+    if (offset !== 0) return malformed("an offset without a version")
+    return Request.Get({ name, digests })
+  }
+  return Request.Get({ name, digests, resume: { offset, version } })
+}
 
-const decodeStat = (payload: Uint8Array): Effect.Effect<Request, ProtocolError> =>
-  Effect.gen(function*() {
-    const [digests, at] = yield* decodeOffer(payload)
-    return Request.Stat({ name: yield* decodeName(payload.subarray(at)), digests })
-  })
+const decodeStat = (payload: Uint8Array): Decoded<Request> => {
+  const offer = decodeOffer(payload)
+  if (isProblem(offer)) return offer
+  const [digests, at] = offer
+  const name = decodeName(payload.subarray(at))
+  return isProblem(name) ? name : Request.Stat({ name, digests })
+}
 
-const decodeLs = (payload: Uint8Array): Effect.Effect<Request, ProtocolError> =>
-  Effect.gen(function*() {
-    if (payload.length === 0) return yield* malformed("LS without its flags")
-    const flags = payload[0]!
-    if ((flags & ~1) !== 0) return yield* malformed(`unknown LS flags ${flags}`)
-    const path = payload.subarray(1)
-    if (path.length > MAX_NAME_BYTES) {
-      return yield* tooLarge(`path of ${path.length} bytes is over the limit of ${MAX_NAME_BYTES}`)
-    }
-    return Request.Ls({ path: yield* decodeUtf8(path, "path"), recursive: (flags & 1) === 1 })
-  })
+const decodeLs = (payload: Uint8Array): Decoded<Request> => {
+  if (payload.length === 0) return malformed("LS without its flags")
+  const flags = payload[0]!
+  if ((flags & ~1) !== 0) return malformed(`unknown LS flags ${flags}`)
+  const path = payload.subarray(1)
+  if (path.length > MAX_NAME_BYTES) {
+    return tooLarge(`path of ${path.length} bytes is over the limit of ${MAX_NAME_BYTES}`)
+  }
+  const text = decodeUtf8Now(path, "path")
+  return isProblem(text) ? text : Request.Ls({ path: text, recursive: (flags & 1) === 1 })
+}
