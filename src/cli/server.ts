@@ -94,7 +94,8 @@ const serveOne = (args: ServerArgs) => {
           tls: Option.getOrUndefined(args.tls),
           requestTimeout: args.requestTimeout,
           stallTimeout: args.stallTimeout,
-          maxConnections: args.maxConnections
+          maxConnections: args.maxConnections,
+          maxConnectionsPerClient: Option.getOrUndefined(args.maxConnectionsPerClient)
         })
     }),
     NodeTokens.layer(args.tokens),

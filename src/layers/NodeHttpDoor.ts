@@ -35,6 +35,8 @@ export interface HttpDoorOptions extends ServerAddress {
   readonly stallTimeout: Duration.DurationInput
   /** Connections open at once; one more is answered 503 and closed. */
   readonly maxConnections: number
+  /** Connections open at once from one client address, as `maxConnections` is for all; no limit of its own when left out. */
+  readonly maxConnectionsPerClient?: number | undefined
 }
 
 /** Request line and headers: room for a 4096-byte name percent-encoded, and the usual headers. */
@@ -108,19 +110,28 @@ export const make = (
       })
     )
 
-    // Connections past the limit are let in only to be answered 503 on their first request.
+    // Connections past a limit are let in only to be answered 503 on their first request, saying which.
     let events: (event: ConnectionEvent) => void = () => {}
     let open = 0
-    const turnedAway = new WeakSet<Net.Socket>()
+    const perAddress = new Map<string, number>()
+    const turnedAway = new WeakMap<Net.Socket, "all" | "address">()
+    const { maxConnectionsPerClient } = options
     server.on(tls === undefined ? "connection" : "secureConnection", (socket: Net.Socket) => {
-      if (open >= options.maxConnections) {
-        turnedAway.add(socket)
-        return
+      if (open >= options.maxConnections) return void turnedAway.set(socket, "all")
+      // As the native port counts them: by the address Node reports, without the port.
+      const address = socket.remoteAddress ?? ""
+      const fromAddress = perAddress.get(address) ?? 0
+      if (maxConnectionsPerClient !== undefined && fromAddress >= maxConnectionsPerClient) {
+        return void turnedAway.set(socket, "address")
       }
       open++
+      perAddress.set(address, fromAddress + 1)
       events("opened")
       socket.once("close", () => {
         open--
+        const left = perAddress.get(address)! - 1
+        if (left === 0) perAddress.delete(address)
+        else perAddress.set(address, left)
         events("closed")
       })
     })
@@ -188,9 +199,14 @@ export const make = (
         }
 
         handler = (request, response) => {
-          if (turnedAway.has(request.socket)) {
+          const refused = turnedAway.get(request.socket)
+          if (refused === "all") {
             fireEvent("turnedAway")
             return plain(response, 503, "server busy: too many connections, try again later")
+          }
+          if (refused === "address") {
+            fireEvent("addressTurnedAway")
+            return plain(response, 503, "server busy: too many connections from this address, try again later")
           }
           const immediate = draining ? undefined : serveOptions.immediate?.(requestOf(request))
           if (immediate !== undefined) return sendImmediately(response, immediate)

@@ -66,8 +66,11 @@ export interface HttpAnswer {
   readonly body: HttpBody
 }
 
-/** What happens to the door's connections, for the server's counters. */
-export type ConnectionEvent = "opened" | "closed" | "turnedAway" | "timedOut"
+/**
+ * What happens to the door's connections, for the server's counters: `turnedAway` over the
+ * connection limit, `addressTurnedAway` over the limit for one client address.
+ */
+export type ConnectionEvent = "opened" | "closed" | "turnedAway" | "addressTurnedAway" | "timedOut"
 
 /** How the sending of an answer ended: handed whole to the kernel, or cut off. */
 export type SendOutcome = "sent" | "closed" | "stalled"

@@ -204,6 +204,31 @@ describe("--http", () => {
       expect(stats.stdout).toMatch(/^stalls\s+1$/m)
     }))
 
+  it.scopedLive("--max-connections-per-client 1: a second connection from the address is answered 503, logged and counted", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      yield* writeRandomFile(path.join(dir, "small.bin"), 1000)
+      const server = yield* startServer(dir, ["--http", `${HOST}:0`, "--max-connections-per-client", "1"])
+      const port = httpPort(server)
+      const agent = new Http.Agent({ keepAlive: true, maxSockets: 1 })
+      yield* Effect.addFinalizer(() => Effect.sync(() => agent.destroy()))
+      const first = yield* request(port, "/small.bin", { agent })
+      expect(first.status).toBe(200)
+      // The kept-alive connection holds the address's only slot: a connection of its own is turned away.
+      const second = yield* request(port, "/small.bin")
+      expect(second.status).toBe(503)
+      expect(second.body.toString()).toBe("server busy: too many connections from this address, try again later\n")
+      yield* server.waitForStderr((log) =>
+        /WARN .*http: too many connections from this address: turned away/.test(log) ? log : undefined
+      ).pipe(bounded("10 seconds", "the turned-away connection's log line"))
+      // The first is served on, on the same connection.
+      const again = yield* request(port, "/small.bin", { agent })
+      expect(again.status).toBe(200)
+      expect(again.localPort).toBe(first.localPort)
+      const stats = yield* runClient([HOST, server.port, "stats"])
+      expect(stats.stdout).toMatch(/^turnedAway\s+1$/m)
+    }))
+
   it.scopedLive("on SIGTERM lets a cached response being read finish, then exits 0", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir()

@@ -23,6 +23,11 @@ const counted = (event: ConnectionEvent) =>
         return Metric.modify(metrics.activeConnections, -1)
       case "turnedAway":
         return Effect.zipRight(count("turnedAway"), Effect.logWarning("http: too many connections: turned away"))
+      case "addressTurnedAway":
+        return Effect.zipRight(
+          count("turnedAway"),
+          Effect.logWarning("http: too many connections from this address: turned away")
+        )
       case "timedOut":
         return count("timeouts")
     }
